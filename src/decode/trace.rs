@@ -1,0 +1,81 @@
+//! What one decoding step did: the data every view and the JSON export read.
+//!
+//! Pure data (serde), produced by the sampler chain in this module and consumed by the engine,
+//! the CLI's JSON output and the TUI's views.
+
+use serde::{Deserialize, Serialize};
+
+/// What one stage of the chain did to the distribution entering it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageTrace {
+    /// Stage name as used in `--samplers` (e.g. `top_k`).
+    pub name: String,
+    /// Human-readable parameters (e.g. `k=50`).
+    pub params: String,
+    /// Candidates kept after this stage.
+    pub kept: usize,
+    /// Probability mass kept, measured under the distribution entering the stage.
+    pub mass: f32,
+    /// Rank (0-based, by the entering distribution) of the last kept candidate, when the stage
+    /// cuts the sorted list at a rank.
+    pub cutoff_rank: Option<usize>,
+    /// The threshold the stage applied, in the stage's own unit (probability for top-p/min-p/
+    /// epsilon/eta, the temperature for temperature, ...), when it has one.
+    pub threshold: Option<f32>,
+    /// Up to 5 of the most probable ids this stage removed (under the entering distribution).
+    pub removed_best: Vec<u32>,
+}
+
+/// One candidate of the step as the views show it: the most probable tokens under the raw
+/// distribution, with what the chain did to each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateTrace {
+    pub id: u32,
+    /// Raw model logit.
+    pub logit: f32,
+    /// Probability under the raw model distribution (softmax of raw logits).
+    pub raw_p: f32,
+    /// Probability under the final (processed) distribution; 0 when removed.
+    pub final_p: f32,
+    /// Index into [`StepTrace::stages`] of the stage that removed this candidate.
+    pub removed_by: Option<usize>,
+}
+
+/// The token chosen at a step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chosen {
+    pub id: u32,
+    pub raw_prob: f32,
+    pub final_prob: f32,
+    /// 0-based rank under the raw distribution.
+    pub rank: usize,
+    /// The uniform draw in [0,1) that picked it; `None` for greedy.
+    pub draw: Option<f64>,
+}
+
+/// Everything one decoding step did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepTrace {
+    pub stages: Vec<StageTrace>,
+    /// The top candidates by raw probability (at most [`TRACE_CANDIDATES`]), raw order.
+    pub candidates: Vec<CandidateTrace>,
+    /// The most probable candidates of the final distribution (at most [`TRACE_CANDIDATES`]),
+    /// as (id, prob), best first.
+    pub final_top: Vec<(u32, f32)>,
+    pub chosen: Chosen,
+    /// Entropy of the raw distribution, nats.
+    pub entropy_raw: f32,
+    /// Entropy of the final distribution, nats.
+    pub entropy_final: f32,
+    /// Raw top-1 probability.
+    pub top1: f32,
+    /// Raw top-1 minus top-2 probability.
+    pub margin: f32,
+    /// Raw probability mass of the candidates that survived the whole chain.
+    pub kept_mass: f32,
+    /// Number of candidates that survived the whole chain.
+    pub kept: usize,
+}
+
+/// How many candidates a trace keeps for the views.
+pub const TRACE_CANDIDATES: usize = 64;

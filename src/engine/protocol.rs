@@ -1,0 +1,137 @@
+//! The messages between the UI thread and the engine thread, and the owned snapshots the UI
+//! renders from. The engine owns the model (tch tensors are not `Sync`); the UI only ever sees
+//! these plain values.
+
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::decode::config::SamplerConfig;
+use crate::decode::trace::StepTrace;
+
+/// The UI's end of the engine: commands in, events out.
+pub struct EngineHandle {
+    pub commands: Sender<Command>,
+    pub events: Receiver<Event>,
+}
+
+/// What the UI asks of the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Generate one token on the current branch.
+    Step,
+    /// Start or stop generating continuously.
+    Autoplay(bool),
+    /// New knobs: future tokens use them, and the given step (if any) is re-run through the
+    /// chain on its cached logits (no model call) so the UI can show the new distribution.
+    SetKnobs {
+        config: SamplerConfig,
+        preview_step: Option<usize>,
+    },
+    /// Take `token_id` at `step` instead of what was chosen: the future is cut (kept as a
+    /// branch), the cache rolled back, generation continues from the new token.
+    Branch { step: usize, token_id: u32 },
+    /// Discard the steps from `step` on and regenerate them with the current knobs.
+    Reroll { step: usize },
+    /// Switch to another branch by id.
+    SwitchBranch(usize),
+    /// Replace the prompt and start a new timeline.
+    SetPrompt(String),
+    /// Stop the engine thread.
+    Quit,
+}
+
+/// What the engine tells the UI.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Model loading progress in [0, 1] with a message.
+    Loading { progress: f32, message: String },
+    /// The model is ready.
+    Loaded(Arc<ModelInfo>),
+    /// The timeline changed (a step was added, a branch cut, a prompt set...).
+    Timeline(Snapshot),
+    /// A cached step re-run through the chain under new knobs (its token unchanged).
+    Preview(Arc<StepRecord>),
+    /// A recoverable error to show in the status bar.
+    Error(String),
+}
+
+/// Static facts about the loaded model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub name: String,
+    /// Number of parameters.
+    pub params: u64,
+    pub dtype: String,
+    /// Maximum context length in tokens.
+    pub context_len: usize,
+    /// Display string of every token id (byte-level pieces decoded; invalid UTF-8 as `\xNN`).
+    pub vocab: Arc<Vec<String>>,
+}
+
+/// One generated token and the distribution it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// 0-based index among generated tokens.
+    pub index: usize,
+    pub token_id: u32,
+    /// Display text of the token (see [`ModelInfo::vocab`]).
+    pub text: String,
+    /// How the sampler chain produced it.
+    pub trace: StepTrace,
+    /// The knobs in force when it was chosen.
+    pub config: SamplerConfig,
+    /// Milliseconds the model's forward for this step took.
+    pub forward_ms: f32,
+    /// The raw candidates of `trace.candidates` under several temperatures (full-vocabulary
+    /// softmax), for the temperature panel: 0.3, 0.7, 1.0, 1.5 and the configured one.
+    pub temperature_sweep: Vec<TemperatureColumn>,
+}
+
+/// Probabilities of a step's traced candidates under one temperature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemperatureColumn {
+    pub temperature: f32,
+    /// Parallel to `StepTrace::candidates`.
+    pub probs: Vec<f32>,
+}
+
+/// A branch of the story: the tokens abandoned when the user took another candidate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BranchInfo {
+    pub id: usize,
+    /// The step at which this branch departs from its parent.
+    pub fork_step: usize,
+    /// Number of generated steps on the branch.
+    pub len: usize,
+    /// The first few tokens after the fork, for the branch list.
+    pub preview: String,
+}
+
+/// Running figures for the status bar.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub ms_per_token: f32,
+    pub tokens_per_s: f32,
+    pub kv_cache_bytes: u64,
+    /// Tokens in context (prompt + generated).
+    pub context_used: usize,
+}
+
+/// The whole visible state of the engine, cheap to clone (steps are shared).
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub prompt: String,
+    /// Prompt token ids and display texts.
+    pub prompt_tokens: Vec<(u32, String)>,
+    pub steps: Vec<Arc<StepRecord>>,
+    pub branches: Vec<BranchInfo>,
+    pub current_branch: usize,
+    pub config: SamplerConfig,
+    pub stats: Stats,
+    /// True while autoplay is generating.
+    pub playing: bool,
+    /// True when the last step produced end-of-sequence.
+    pub finished: bool,
+}

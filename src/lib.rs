@@ -1,0 +1,1 @@
+//! logitscope: a terminal microscope for language-model decoding.

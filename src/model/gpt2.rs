@@ -1,0 +1,116 @@
+//! GPT-2 forward pass in tch: LayerNorm, learned positions, GELU MLP, tied head.
+
+use tch::{Kind, Tensor};
+
+use super::cache::KvCache;
+use super::config::ModelConfig;
+use super::error::ModelError;
+use super::ops::{attention, layer_norm};
+use super::weights::Weights;
+use super::{ForwardOptions, ForwardOutput, LogitsWanted};
+
+struct Block {
+    ln1: (Tensor, Tensor),
+    /// Fused q/k/v projection, `[3d, d]` (transposed from GPT-2's Conv1D `[d, 3d]`).
+    attn_w: Tensor,
+    attn_b: Tensor,
+    proj_w: Tensor,
+    proj_b: Tensor,
+    ln2: (Tensor, Tensor),
+    fc_w: Tensor,
+    fc_b: Tensor,
+    out_w: Tensor,
+    out_b: Tensor,
+}
+
+impl Block {
+    fn load(w: &mut Weights, p: &str, kind: Kind) -> Result<Self, ModelError> {
+        let mut get = |n: &str| w.take(&format!("{p}.{n}")).map(|t| t.to_kind(kind));
+        // Conv1D stores [in, out]; linear wants [out, in].
+        let conv = |t: Tensor| t.transpose(0, 1).contiguous();
+        Ok(Block {
+            ln1: (get("ln_1.weight")?, get("ln_1.bias")?),
+            attn_w: conv(get("attn.c_attn.weight")?),
+            attn_b: get("attn.c_attn.bias")?,
+            proj_w: conv(get("attn.c_proj.weight")?),
+            proj_b: get("attn.c_proj.bias")?,
+            ln2: (get("ln_2.weight")?, get("ln_2.bias")?),
+            fc_w: conv(get("mlp.c_fc.weight")?),
+            fc_b: get("mlp.c_fc.bias")?,
+            out_w: conv(get("mlp.c_proj.weight")?),
+            out_b: get("mlp.c_proj.bias")?,
+        })
+    }
+}
+
+/// A GPT-2 model.
+pub struct Gpt2 {
+    cfg: ModelConfig,
+    wte: Tensor,
+    wpe: Tensor,
+    blocks: Vec<Block>,
+    ln_f: (Tensor, Tensor),
+}
+
+impl Gpt2 {
+    /// Builds the model from Hugging Face-named weights (with or without the `transformer.`
+    /// prefix), converted to `kind`.
+    pub fn new(cfg: ModelConfig, mut w: Weights, kind: Kind) -> Result<Self, ModelError> {
+        let prefix = if w.contains("transformer.wte.weight") {
+            "transformer."
+        } else {
+            ""
+        };
+        let blocks = (0..cfg.layers)
+            .map(|i| Block::load(&mut w, &format!("{prefix}h.{i}"), kind))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut get = |n: &str| w.take(&format!("{prefix}{n}")).map(|t| t.to_kind(kind));
+        Ok(Gpt2 {
+            wte: get("wte.weight")?,
+            wpe: get("wpe.weight")?,
+            ln_f: (get("ln_f.weight")?, get("ln_f.bias")?),
+            blocks,
+            cfg,
+        })
+    }
+
+    /// The model's hyper-parameters.
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    /// Runs `tokens` (`[batch, T]`, int64) after what `cache` holds and appends to it.
+    pub fn forward(&self, tokens: &Tensor, cache: &mut KvCache, opts: ForwardOptions) -> ForwardOutput {
+        let (b, t) = tokens.size2().expect("tokens must be [batch, T]");
+        let (h, d) = (self.cfg.heads as i64, self.cfg.head_dim as i64);
+        let start = cache.next_position() as i64;
+        let eps = self.cfg.norm_eps;
+        let pos = self.wpe.narrow(0, start, t);
+        let mut x = Tensor::embedding(&self.wte, tokens, -1, false, false) + pos;
+        let mut attentions = Vec::new();
+        for (i, blk) in self.blocks.iter().enumerate() {
+            let hdn = layer_norm(&x, &blk.ln1.0, &blk.ln1.1, eps);
+            let qkv = hdn.linear(&blk.attn_w, Some(&blk.attn_b));
+            let split = |j: i64| qkv.narrow(2, j * h * d, h * d).view([b, t, h, d]).transpose(1, 2);
+            let (q, k, v) = (split(0), split(1), split(2).contiguous());
+            let (k, v) = cache.append(i, k, v);
+            let (out, probs) = attention(&q, &k, &v, start, opts.capture_attention);
+            if let Some(p) = probs {
+                attentions.push(p);
+            }
+            x = x + out.linear(&blk.proj_w, Some(&blk.proj_b));
+            let hdn = layer_norm(&x, &blk.ln2.0, &blk.ln2.1, eps);
+            let m = hdn.linear(&blk.fc_w, Some(&blk.fc_b)).gelu("tanh");
+            x = x + m.linear(&blk.out_w, Some(&blk.out_b));
+        }
+        let x = match opts.logits {
+            LogitsWanted::Last => x.select(1, t - 1),
+            LogitsWanted::All => x,
+        };
+        let x = layer_norm(&x, &self.ln_f.0, &self.ln_f.1, eps);
+        ForwardOutput {
+            logits: x.linear::<Tensor>(&self.wte, None).to_kind(Kind::Float),
+            attentions,
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Llama-architecture forward pass in tch: RMSNorm, RoPE, grouped-query attention, SwiGLU.
+
+use tch::{Kind, Tensor};
+
+use super::cache::KvCache;
+use super::config::ModelConfig;
+use super::error::ModelError;
+use super::ops::{attention, rms_norm, Rope};
+use super::weights::Weights;
+use super::{ForwardOptions, ForwardOutput, LogitsWanted};
+
+struct Layer {
+    attn_norm: Tensor,
+    /// Fused q/k/v projection `[(H + 2·Hkv)·D, d]`.
+    wqkv: Tensor,
+    bqkv: Option<Tensor>,
+    wo: Tensor,
+    mlp_norm: Tensor,
+    /// Fused gate/up projection `[2·F, d]`.
+    w_gate_up: Tensor,
+    w_down: Tensor,
+}
+
+/// A Llama-family model (Llama, SmolLM, Qwen2, Mistral without sliding window).
+pub struct Llama {
+    cfg: ModelConfig,
+    embed: Tensor,
+    layers: Vec<Layer>,
+    norm: Tensor,
+    head: Tensor,
+    rope: Rope,
+}
+
+impl Llama {
+    /// Builds the model from Hugging Face-named weights, converted to `kind`.
+    pub fn new(cfg: ModelConfig, mut w: Weights, kind: Kind) -> Result<Self, ModelError> {
+        let cast = |t: Tensor| t.to_kind(kind);
+        let embed = w.take("model.embed_tokens.weight")?;
+        let mut layers = Vec::with_capacity(cfg.layers);
+        for i in 0..cfg.layers {
+            let p = format!("model.layers.{i}");
+            let q = w.take(&format!("{p}.self_attn.q_proj.weight"))?;
+            let k = w.take(&format!("{p}.self_attn.k_proj.weight"))?;
+            let v = w.take(&format!("{p}.self_attn.v_proj.weight"))?;
+            let bqkv = if cfg.qkv_bias {
+                let bq = w.take(&format!("{p}.self_attn.q_proj.bias"))?;
+                let bk = w.take(&format!("{p}.self_attn.k_proj.bias"))?;
+                let bv = w.take(&format!("{p}.self_attn.v_proj.bias"))?;
+                Some(cast(Tensor::cat(&[bq, bk, bv], 0)))
+            } else {
+                None
+            };
+            let gate = w.take(&format!("{p}.mlp.gate_proj.weight"))?;
+            let up = w.take(&format!("{p}.mlp.up_proj.weight"))?;
+            layers.push(Layer {
+                attn_norm: cast(w.take(&format!("{p}.input_layernorm.weight"))?),
+                wqkv: cast(Tensor::cat(&[q, k, v], 0)),
+                bqkv,
+                wo: cast(w.take(&format!("{p}.self_attn.o_proj.weight"))?),
+                mlp_norm: cast(w.take(&format!("{p}.post_attention_layernorm.weight"))?),
+                w_gate_up: cast(Tensor::cat(&[gate, up], 0)),
+                w_down: cast(w.take(&format!("{p}.mlp.down_proj.weight"))?),
+            });
+        }
+        let norm = cast(w.take("model.norm.weight")?);
+        let head = if cfg.tied_embeddings {
+            embed.shallow_clone()
+        } else {
+            w.take("lm_head.weight")?
+        };
+        let rope = Rope::new(cfg.head_dim, cfg.context_len, cfg.rope_theta, kind);
+        Ok(Llama {
+            embed: cast(embed),
+            head: cast(head),
+            norm,
+            layers,
+            rope,
+            cfg,
+        })
+    }
+
+    /// The model's hyper-parameters.
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    /// Runs `tokens` (`[batch, T]`, int64) after what `cache` holds and appends to it.
+    pub fn forward(&self, tokens: &Tensor, cache: &mut KvCache, opts: ForwardOptions) -> ForwardOutput {
+        let (b, t) = tokens.size2().expect("tokens must be [batch, T]");
+        let (h, hkv, d) = (self.cfg.heads as i64, self.cfg.kv_heads as i64, self.cfg.head_dim as i64);
+        let start = cache.next_position() as i64;
+        let (cos, sin) = self.rope.slice(start, t);
+        let eps = self.cfg.norm_eps;
+        let mut x = Tensor::embedding(&self.embed, tokens, -1, false, false);
+        let mut attentions = Vec::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            let hdn = rms_norm(&x, &l.attn_norm, eps);
+            let qkv = hdn.linear(&l.wqkv, l.bqkv.as_ref());
+            let q = qkv.narrow(2, 0, h * d).view([b, t, h, d]).transpose(1, 2);
+            let k = qkv.narrow(2, h * d, hkv * d).view([b, t, hkv, d]).transpose(1, 2);
+            let v = qkv
+                .narrow(2, (h + hkv) * d, hkv * d)
+                .view([b, t, hkv, d])
+                .transpose(1, 2)
+                .contiguous();
+            let q = Rope::apply(&q, &cos, &sin);
+            let k = Rope::apply(&k, &cos, &sin);
+            let (k, v) = cache.append(i, k, v);
+            let (out, probs) = attention(&q, &k, &v, start, opts.capture_attention);
+            if let Some(p) = probs {
+                attentions.push(p);
+            }
+            x = x + out.linear::<Tensor>(&l.wo, None);
+            let hdn = rms_norm(&x, &l.mlp_norm, eps);
+            let gu = hdn.linear::<Tensor>(&l.w_gate_up, None);
+            let f = self.cfg.intermediate as i64;
+            let act = gu.narrow(2, 0, f).silu() * gu.narrow(2, f, f);
+            x = x + act.linear::<Tensor>(&l.w_down, None);
+        }
+        let x = match opts.logits {
+            LogitsWanted::Last => x.select(1, t - 1),
+            LogitsWanted::All => x,
+        };
+        let x = rms_norm(&x, &self.norm, eps);
+        ForwardOutput {
+            logits: x.linear::<Tensor>(&self.head, None).to_kind(Kind::Float),
+            attentions,
+        }
+    }
+}

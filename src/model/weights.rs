@@ -1,0 +1,167 @@
+//! Named weight tensors (Hugging Face names) loaded from a GGUF file or safetensors files.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use tch::Tensor;
+
+use super::config::{Arch, ModelConfig};
+use super::error::ModelError;
+use super::gguf::GgufFile;
+
+/// Weights by Hugging Face name, in f32 on the CPU until a model takes them.
+pub struct Weights {
+    map: HashMap<String, Tensor>,
+}
+
+impl Weights {
+    /// Removes and returns a tensor, or says which one is missing.
+    pub fn take(&mut self, name: &str) -> Result<Tensor, ModelError> {
+        self.map.remove(name).ok_or_else(|| ModelError::MissingTensor {
+            name: name.to_string(),
+        })
+    }
+
+    /// Whether a tensor of this name is present.
+    pub fn contains(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+
+    /// Dequantizes every tensor of a GGUF file and renames it to its Hugging Face name,
+    /// undoing llama.cpp's Q/K row permutation so that the usual `rotate_half` RoPE applies.
+    /// `progress` is called with the fraction done.
+    pub fn from_gguf(
+        g: &GgufFile,
+        cfg: &ModelConfig,
+        progress: &mut dyn FnMut(f32),
+    ) -> Result<Self, ModelError> {
+        if cfg.arch != Arch::Llama {
+            return Err(ModelError::Other(
+                "GGUF loading supports llama-family models; use a Hugging Face directory for GPT-2"
+                    .into(),
+            ));
+        }
+        // llama.cpp permutes Q/K rows only for the `llama` architecture (interleaved RoPE);
+        // others (qwen2...) are stored in Hugging Face order already.
+        let permuted = g.architecture() == Some("llama");
+        let infos = g.tensors();
+        let mut map = HashMap::with_capacity(infos.len());
+        for (n, info) in infos.iter().enumerate() {
+            let (data, shape) = g.dequantize(&info.name)?;
+            let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+            let t = Tensor::from_slice(&data).view(shape.as_slice());
+            let hf = hf_name(&info.name);
+            let t = if permuted && hf.ends_with("q_proj.weight") {
+                unpermute(&t, cfg.heads)
+            } else if permuted && hf.ends_with("k_proj.weight") {
+                unpermute(&t, cfg.kv_heads)
+            } else {
+                t
+            };
+            map.insert(hf, t);
+            progress((n + 1) as f32 / infos.len() as f32);
+        }
+        Ok(Weights { map })
+    }
+
+    /// Loads every tensor of the given safetensors files.
+    pub fn from_safetensors(files: &[PathBuf]) -> Result<Self, ModelError> {
+        let mut map = HashMap::new();
+        for f in files {
+            let tensors = Tensor::read_safetensors(f).map_err(|e| ModelError::BadConfig {
+                path: f.display().to_string(),
+                msg: format!("cannot read safetensors: {}", one_line(&e.to_string())),
+            })?;
+            for (name, t) in tensors {
+                map.insert(name, t.to_kind(tch::Kind::Float));
+            }
+        }
+        Ok(Weights { map })
+    }
+
+    /// The safetensors files of a Hugging Face directory: those named by
+    /// `model.safetensors.index.json` when present, else every `*.safetensors`.
+    pub fn safetensors_files(dir: &Path) -> Result<Vec<PathBuf>, ModelError> {
+        let index = dir.join("model.safetensors.index.json");
+        let mut files: Vec<PathBuf> = if index.exists() {
+            let text = std::fs::read_to_string(&index).map_err(|e| ModelError::Io {
+                path: index.display().to_string(),
+                source: e,
+            })?;
+            let v: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| ModelError::BadConfig {
+                    path: index.display().to_string(),
+                    msg: format!("invalid JSON: {e}"),
+                })?;
+            let mut names: Vec<String> = v["weight_map"]
+                .as_object()
+                .map(|m| m.values().filter_map(|f| f.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            names.sort();
+            names.dedup();
+            names.into_iter().map(|n| dir.join(n)).collect()
+        } else {
+            let rd = std::fs::read_dir(dir).map_err(|e| ModelError::Io {
+                path: dir.display().to_string(),
+                source: e,
+            })?;
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+                .collect()
+        };
+        files.sort();
+        if files.is_empty() {
+            return Err(ModelError::BadConfig {
+                path: dir.display().to_string(),
+                msg: "no *.safetensors weights in the directory".into(),
+            });
+        }
+        Ok(files)
+    }
+}
+
+/// Keeps the first line of a multi-line library error.
+pub(crate) fn one_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").trim().to_string()
+}
+
+/// llama.cpp tensor names to Hugging Face names.
+fn hf_name(gguf: &str) -> String {
+    match gguf {
+        "token_embd.weight" => return "model.embed_tokens.weight".into(),
+        "output_norm.weight" => return "model.norm.weight".into(),
+        "output.weight" => return "lm_head.weight".into(),
+        _ => {}
+    }
+    if let Some(rest) = gguf.strip_prefix("blk.") {
+        if let Some((layer, part)) = rest.split_once('.') {
+            let hf = match part {
+                "attn_norm.weight" => "input_layernorm.weight",
+                "ffn_norm.weight" => "post_attention_layernorm.weight",
+                "attn_q.weight" => "self_attn.q_proj.weight",
+                "attn_k.weight" => "self_attn.k_proj.weight",
+                "attn_v.weight" => "self_attn.v_proj.weight",
+                "attn_q.bias" => "self_attn.q_proj.bias",
+                "attn_k.bias" => "self_attn.k_proj.bias",
+                "attn_v.bias" => "self_attn.v_proj.bias",
+                "attn_output.weight" => "self_attn.o_proj.weight",
+                "ffn_gate.weight" => "mlp.gate_proj.weight",
+                "ffn_up.weight" => "mlp.up_proj.weight",
+                "ffn_down.weight" => "mlp.down_proj.weight",
+                other => other,
+            };
+            return format!("model.layers.{layer}.{hf}");
+        }
+    }
+    gguf.to_string()
+}
+
+/// Inverts llama.cpp's `permute(w, n_head)`, which interleaves the two rotary halves of
+/// every head's rows.
+fn unpermute(w: &Tensor, heads: usize) -> Tensor {
+    let (rows, cols) = w.size2().expect("projection weights are 2-D");
+    let h = heads as i64;
+    w.view([h, rows / h / 2, 2, cols])
+        .transpose(1, 2)
+        .reshape([rows, cols])
+}

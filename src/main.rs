@@ -1,4 +1,5 @@
-fn main() {
-    let t = tch::Tensor::from_slice(&[1.0f32, 2.0]);
-    println!("{}", t.sum(tch::Kind::Float).double_value(&[]));
+//! The `logitscope` binary: everything lives in the library's `cli` module.
+
+fn main() -> std::process::ExitCode {
+    logitscope::cli::main()
 }

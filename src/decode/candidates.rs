@@ -7,7 +7,7 @@
 use std::cmp::Ordering;
 
 use super::error::DecodeError;
-use super::math::sort_prefix_until;
+use super::math::{exp_nonpositive, select_front, sort_prefix_until};
 
 /// One live token.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,20 +48,27 @@ impl IdIndex {
 }
 
 /// The live candidates of one step.
+///
+/// One buffer holds, in order: the live candidates, then those removed since the last
+/// [`Candidates::clear_removed`] (with the probabilities they had when removed), then spent
+/// slots. Removal moves items, it never copies or frees them.
 #[derive(Debug, Clone)]
 pub struct Candidates {
     items: Vec<Candidate>,
-    /// Length of the leading run that holds the best candidates in [`by_rank`] order.
+    /// `items[..live]` are live.
+    live: usize,
+    /// `items[live..removed_end]` were removed since the last `clear_removed`.
+    removed_end: usize,
+    /// Length of the leading run of live items that holds the best ones in [`by_rank`] order.
     sorted: usize,
-    /// Whether every `p` is the softmax of the current logits.
+    /// Whether every live `p` is the softmax of the live logits.
     normalized: bool,
-    /// Log-sum-exp of the logits, valid while `normalized`.
+    /// Log-sum-exp of the live logits, valid while `normalized`.
     lse: f64,
-    /// Whether `items[i].id == i` for every `i`.
+    /// Entropy of the live distribution (nats), valid while `normalized`.
+    entropy: f64,
+    /// Whether `items[i].id == i` for every live `i`.
     dense: bool,
-    /// What the removals since the last [`Candidates::clear_removed`] dropped, with the
-    /// probabilities they had when dropped.
-    removed: Vec<Candidate>,
 }
 
 impl Candidates {
@@ -73,119 +80,124 @@ impl Candidates {
         if logits.is_empty() {
             return Err(DecodeError::EmptyLogits);
         }
-        let items: Vec<Candidate> = logits
-            .iter()
-            .enumerate()
-            .filter_map(|(id, &l)| {
-                sanitize(l).map(|logit| Candidate {
-                    id: id as u32,
-                    logit,
-                    p: 0.0,
-                })
-            })
-            .collect();
-        if items.is_empty() {
-            return Err(DecodeError::NoFiniteLogit);
-        }
-        let dense = items.len() == logits.len();
-        let mut c = Candidates {
-            items,
-            sorted: 0,
-            normalized: false,
-            lse: 0.0,
-            dense,
-            removed: Vec::new(),
-        };
-        c.normalize();
-        Ok(c)
+        Self::from_pairs(logits.iter().enumerate().map(|(id, &l)| (id as u32, l)))
     }
 
-    /// A set from explicit candidates (ids must be distinct; non-finite logits are dropped).
+    /// A set from explicit `(id, logit)` pairs (ids must be distinct; NaN and `-inf` logits are
+    /// dropped), normalized. Errors when nothing usable remains.
     pub fn from_pairs(pairs: impl IntoIterator<Item = (u32, f32)>) -> Result<Self, DecodeError> {
-        let items: Vec<Candidate> = pairs
-            .into_iter()
-            .filter_map(|(id, l)| sanitize(l).map(|logit| Candidate { id, logit, p: 0.0 }))
-            .collect();
+        let pairs = pairs.into_iter();
+        let mut items = Vec::with_capacity(pairs.size_hint().0);
+        let mut dense = true;
+        for (id, l) in pairs {
+            if let Some(logit) = sanitize(l) {
+                dense &= id as usize == items.len();
+                items.push(Candidate { id, logit, p: 0.0 });
+            }
+        }
         if items.is_empty() {
             return Err(DecodeError::NoFiniteLogit);
         }
-        let dense = items.iter().enumerate().all(|(i, c)| c.id as usize == i);
         let mut c = Candidates {
+            live: items.len(),
+            removed_end: items.len(),
             items,
             sorted: 0,
             normalized: false,
             lse: 0.0,
+            entropy: 0.0,
             dense,
-            removed: Vec::new(),
         };
         c.normalize();
         Ok(c)
     }
 
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.live
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.live == 0
     }
 
-    /// The candidates in their current (unspecified unless sorted) order.
+    /// The live candidates, in their current order (rank order over the sorted prefix).
     pub fn items(&self) -> &[Candidate] {
-        &self.items
+        &self.items[..self.live]
     }
 
-    /// Computes `p` as the softmax of the current logits (a no-op when already normalized).
+    /// Computes `p` as the softmax of the live logits (a no-op when already normalized).
     pub fn normalize(&mut self) {
-        if self.normalized || self.items.is_empty() {
+        if self.normalized || self.live == 0 {
             return;
         }
-        let max = self
-            .items
-            .iter()
-            .map(|c| c.logit)
-            .fold(f32::NEG_INFINITY, f32::max);
+        let live = &mut self.items[..self.live];
+        let mut max = f32::NEG_INFINITY;
+        for c in live.iter_mut() {
+            if c.logit.is_infinite() {
+                // Edits (temperature, penalties) may overflow; keep every logit finite.
+                c.logit = c.logit.clamp(-f32::MAX, f32::MAX);
+            }
+            if c.logit > max {
+                max = c.logit;
+            }
+        }
+        // Exponentiate through a contiguous buffer so the loop vectorizes; sum per chunk in
+        // eight f32 lanes, across chunks in f64. With x = logit - max and e = exp(x), the
+        // entropy is ln(sum e) - (sum e*x) / (sum e), accumulated in the same pass.
         let mut sum = 0.0f64;
-        for c in &mut self.items {
-            c.p = (c.logit - max).exp();
-            sum += c.p as f64;
+        let mut ex_sum = 0.0f64;
+        let mut buf = [0.0f32; 64];
+        for chunk in live.chunks_mut(64) {
+            let buf = &mut buf[..chunk.len()];
+            for (b, c) in buf.iter_mut().zip(chunk.iter()) {
+                *b = c.logit - max;
+            }
+            for b in buf.iter_mut() {
+                *b = exp_nonpositive(*b);
+            }
+            let mut lanes = [0.0f32; 8];
+            let mut ex_lanes = [0.0f32; 8];
+            for (i, (b, c)) in buf.iter().zip(chunk.iter()).enumerate() {
+                lanes[i % 8] += b;
+                ex_lanes[i % 8] += b * (c.logit - max);
+            }
+            sum += lanes.iter().map(|&l| l as f64).sum::<f64>();
+            ex_sum += ex_lanes.iter().map(|&l| l as f64).sum::<f64>();
+            for (c, b) in chunk.iter_mut().zip(buf.iter()) {
+                c.p = *b;
+            }
         }
         let inv = (1.0 / sum) as f32;
-        for c in &mut self.items {
+        for c in live.iter_mut() {
             c.p *= inv;
         }
         self.lse = max as f64 + sum.ln();
+        self.entropy = (sum.ln() - ex_sum / sum).max(0.0);
         self.normalized = true;
     }
 
-    /// Natural log of the probability of a candidate with this logit (normalizes first).
-    pub fn log_p(&mut self, logit: f32) -> f64 {
+    /// The log-normalizer (log-sum-exp of the logits): `ln p = logit - log_z` (normalizes).
+    pub fn log_z(&mut self) -> f64 {
         self.normalize();
-        logit as f64 - self.lse
+        self.lse
     }
 
     /// Entropy of the current distribution, nats.
     pub fn entropy(&mut self) -> f64 {
         self.normalize();
-        let lse = self.lse;
-        -self
-            .items
-            .iter()
-            .map(|c| c.p as f64 * (c.logit as f64 - lse))
-            .sum::<f64>()
+        self.entropy
     }
 
-    /// Ensures the first `min(m, len)` items are the best ones in [`by_rank`] order, by partial
-    /// selection; returns them.
+    /// Ensures the first `min(m, len)` live items are the best ones in [`by_rank`] order, by
+    /// partial selection; returns them.
     pub fn sorted_prefix(&mut self, m: usize) -> &[Candidate] {
-        let m = m.min(self.items.len());
+        let m = m.min(self.live);
         if self.sorted < m {
-            let tail = &mut self.items[self.sorted..];
-            let need = m - self.sorted;
-            if need < tail.len() {
-                tail.select_nth_unstable_by(need - 1, by_rank);
-            }
-            tail[..need].sort_unstable_by(by_rank);
+            select_front(
+                &mut self.items[self.sorted..self.live],
+                m - self.sorted,
+                by_rank,
+            );
             self.sorted = m;
             self.dense = false;
         }
@@ -195,8 +207,7 @@ impl Candidates {
     /// Grows the sorted prefix (64, 256, ... items) until `done(prefix)` holds or everything is
     /// sorted; returns the sorted prefix. Avoids a full sort when the answer lies near the top.
     pub fn sorted_until(&mut self, done: impl FnMut(&[Candidate]) -> bool) -> &[Candidate] {
-        let from = self.sorted;
-        let n = sort_prefix_until(&mut self.items, from, by_rank, done);
+        let n = sort_prefix_until(&mut self.items[..self.live], self.sorted, by_rank, done);
         if n > self.sorted {
             self.sorted = n;
             self.dense = false;
@@ -204,78 +215,77 @@ impl Candidates {
         &self.items[..n]
     }
 
-    /// A map from id to position, O(1) when the set is still the dense vocabulary.
+    /// A map from id to live position, O(1) to build while the set is the dense vocabulary.
     pub fn id_index(&self) -> IdIndex {
         if self.dense {
-            return IdIndex::Dense(self.items.len());
+            return IdIndex::Dense(self.live);
         }
-        let max = self.items.iter().map(|c| c.id).max().unwrap_or(0) as usize;
+        let live = self.items();
+        let max = live.iter().map(|c| c.id).max().unwrap_or(0) as usize;
         let mut table = vec![u32::MAX; max + 1];
-        for (pos, c) in self.items.iter().enumerate() {
+        for (pos, c) in live.iter().enumerate() {
             table[c.id as usize] = pos as u32;
         }
         IdIndex::Table(table)
     }
 
-    /// Mutable access to edit logits (ids must not change); forgets order and probabilities.
+    /// Mutable access to edit live logits (ids must not change); forgets order and
+    /// probabilities.
     pub fn logits_mut(&mut self) -> &mut [Candidate] {
         self.sorted = 0;
         self.normalized = false;
-        &mut self.items
+        &mut self.items[..self.live]
     }
 
-    /// Divides every logit by `t > 0`, which keeps the rank order.
+    /// Divides every live logit by `t > 0`, which keeps the rank order.
     pub fn divide_logits(&mut self, t: f32) {
-        for c in &mut self.items {
+        for c in &mut self.items[..self.live] {
             c.logit /= t;
         }
         self.normalized = false;
     }
 
-    /// Keeps the candidates for which `keep(position, candidate)` holds, in their order; the
-    /// others go to [`Candidates::removed`].
+    /// Keeps the live candidates for which `keep(position, candidate)` holds, in their order;
+    /// the others join [`Candidates::removed`].
     pub fn retain_where(&mut self, mut keep: impl FnMut(usize, &Candidate) -> bool) {
-        let old_sorted = self.sorted;
         let mut write = 0;
         let mut sorted = 0;
-        for read in 0..self.items.len() {
-            let c = self.items[read];
-            if keep(read, &c) {
-                self.items[write] = c;
+        for read in 0..self.live {
+            if keep(read, &self.items[read]) {
+                self.items.swap(write, read);
                 write += 1;
-                if read < old_sorted {
+                if read < self.sorted {
                     sorted += 1;
                 }
-            } else {
-                self.removed.push(c);
             }
         }
-        if write < self.items.len() {
-            self.items.truncate(write);
+        if write < self.live {
+            // items[write..removed_end] now holds this call's and earlier removals.
+            self.live = write;
             self.sorted = sorted;
             self.dense = false;
             self.normalized = false;
         }
     }
 
-    /// Keeps the best `n` candidates in rank order (at least one).
+    /// Keeps the best `n` live candidates in rank order (at least one).
     pub fn truncate_ranked(&mut self, n: usize) {
         let n = n.max(1);
-        if n >= self.items.len() {
+        if n >= self.live {
             return;
         }
         self.sorted_prefix(n);
-        self.removed.extend(self.items.drain(n..));
+        self.live = n;
         self.normalized = false;
     }
 
-    /// Removes every listed id that is present.
+    /// Removes every listed id that is live.
     pub fn remove_ids(&mut self, ids: &[u32]) {
         if ids.is_empty() {
             return;
         }
         let index = self.id_index();
-        let mut drop = vec![false; self.items.len()];
+        let mut drop = vec![false; self.live];
         for &id in ids {
             if let Some(pos) = index.get(id) {
                 drop[pos] = true;
@@ -287,16 +297,11 @@ impl Candidates {
     /// Candidates removed since the last [`Candidates::clear_removed`], with the probabilities
     /// they had when removed.
     pub fn removed(&self) -> &[Candidate] {
-        &self.removed
-    }
-
-    /// Mutable access to the removed list (e.g. to rank it in place).
-    pub fn removed_mut(&mut self) -> &mut [Candidate] {
-        &mut self.removed
+        &self.items[self.live..self.removed_end]
     }
 
     pub fn clear_removed(&mut self) {
-        self.removed.clear();
+        self.removed_end = self.live;
     }
 }
 

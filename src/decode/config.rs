@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::stage::{DEFAULT_ORDER, STAGE_NAMES};
+
 /// Every knob of the sampler chain. `None` (or the neutral value) disables a stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SamplerConfig {
@@ -31,4 +33,119 @@ pub struct SamplerConfig {
     pub order: Vec<String>,
     /// Seed of the sequence's RNG.
     pub seed: u64,
+    /// Least number of candidates every truncation stage keeps (HF `min_tokens_to_keep`).
+    #[serde(default = "one")]
+    pub min_keep: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// Hugging Face `generate`'s sampling defaults (temperature 1.0, top-k 50, top-p 1.0 i.e. off,
+/// no penalties), sampled rather than greedy, seed 0, the [`DEFAULT_ORDER`].
+impl Default for SamplerConfig {
+    fn default() -> Self {
+        SamplerConfig {
+            temperature: 1.0,
+            top_k: Some(50),
+            top_p: None,
+            min_p: None,
+            epsilon: None,
+            eta: None,
+            typical_p: None,
+            repetition_penalty: 1.0,
+            frequency_penalty: 0.0,
+            presence_penalty: 0.0,
+            no_repeat_ngram: None,
+            logit_bias: Vec::new(),
+            bad_words: Vec::new(),
+            greedy: false,
+            order: DEFAULT_ORDER.iter().map(|s| s.to_string()).collect(),
+            seed: 0,
+            min_keep: 1,
+        }
+    }
+}
+
+impl SamplerConfig {
+    /// Whether the choice is greedy (`greedy`, or temperature 0).
+    pub fn is_greedy(&self) -> bool {
+        self.greedy || self.temperature == 0.0
+    }
+
+    /// Rejects impossible values with a one-line message naming the knob and the value.
+    pub fn validate(&self) -> Result<(), String> {
+        let t = self.temperature;
+        if !(t >= 0.0 && t.is_finite()) {
+            return Err(format!("temperature must be a finite number >= 0, got {t}"));
+        }
+        if self.top_k == Some(0) {
+            return Err("top_k must be >= 1, got 0".into());
+        }
+        check(self.top_p, "top_p", "(0, 1]", |x| x > 0.0 && x <= 1.0)?;
+        check(self.min_p, "min_p", "[0, 1]", |x| (0.0..=1.0).contains(&x))?;
+        check(self.epsilon, "epsilon", "[0, 1)", |x| {
+            (0.0..1.0).contains(&x)
+        })?;
+        check(self.eta, "eta", "[0, 1)", |x| (0.0..1.0).contains(&x))?;
+        check(self.typical_p, "typical_p", "(0, 1]", |x| {
+            x > 0.0 && x <= 1.0
+        })?;
+        let r = self.repetition_penalty;
+        if !(r > 0.0 && r.is_finite()) {
+            return Err(format!("repetition_penalty must be > 0, got {r}"));
+        }
+        for (name, v) in [
+            ("frequency_penalty", self.frequency_penalty),
+            ("presence_penalty", self.presence_penalty),
+        ] {
+            if !v.is_finite() {
+                return Err(format!("{name} must be finite, got {v}"));
+            }
+        }
+        if self.no_repeat_ngram == Some(0) {
+            return Err("no_repeat_ngram must be >= 1, got 0".into());
+        }
+        if self.min_keep == 0 {
+            return Err("min_keep must be >= 1, got 0".into());
+        }
+        if let Some(&(id, b)) = self
+            .logit_bias
+            .iter()
+            .find(|(_, b)| b.is_nan() || *b == f32::INFINITY)
+        {
+            return Err(format!(
+                "logit_bias for token {id} must be finite or -inf, got {b}"
+            ));
+        }
+        let mut ids: Vec<u32> = self.logit_bias.iter().map(|&(id, _)| id).collect();
+        ids.sort_unstable();
+        if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!("logit_bias lists token {} twice", w[0]));
+        }
+        if self.bad_words.iter().any(|s| s.is_empty()) {
+            return Err("bad_words contains an empty sequence".into());
+        }
+        for (i, name) in self.order.iter().enumerate() {
+            if !STAGE_NAMES.contains(&name.as_str()) {
+                return Err(format!(
+                    "unknown sampler stage {name:?} in order (known: {})",
+                    STAGE_NAMES.join(",")
+                ));
+            }
+            if self.order[..i].contains(name) {
+                return Err(format!("sampler stage {name:?} appears twice in order"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks an optional knob against its allowed range.
+fn check(v: Option<f32>, name: &str, range: &str, ok: impl Fn(f32) -> bool) -> Result<(), String> {
+    match v {
+        Some(x) if !ok(x) => Err(format!("{name} must be in {range}, got {x}")),
+        _ => Ok(()),
+    }
 }

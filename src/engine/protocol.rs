@@ -44,6 +44,8 @@ pub enum Command {
 
 /// What the engine tells the UI.
 #[derive(Debug, Clone)]
+// A snapshot is a few hundred bytes and events are rare: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Event {
     /// Model loading progress in [0, 1] with a message.
     Loading { progress: f32, message: String },

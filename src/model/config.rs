@@ -54,7 +54,7 @@ impl ModelConfig {
         let key = |k: &str| format!("{arch}.{k}");
         let need = |k: &str| {
             g.get_u64(&key(k)).ok_or_else(|| ModelError::BadConfig {
-                path: path.display().to_string(),
+                path: path.to_path_buf(),
                 msg: format!("missing metadata {}", key(k)),
             })
         };
@@ -65,7 +65,7 @@ impl ModelConfig {
             .map(|v| v as usize)
             .or_else(|| g.get_array_len("tokenizer.ggml.tokens"))
             .ok_or_else(|| ModelError::BadConfig {
-                path: path.display().to_string(),
+                path: path.to_path_buf(),
                 msg: "no vocabulary size".into(),
             })?;
         let cfg = ModelConfig {
@@ -83,7 +83,9 @@ impl ModelConfig {
                 .map_or(heads, |v| v as usize),
             head_dim: hidden / heads.max(1),
             intermediate: need("feed_forward_length")? as usize,
-            rope_theta: g.get_f32(&key("rope.freq_base")).map_or(10_000.0, f64::from),
+            rope_theta: g
+                .get_f32(&key("rope.freq_base"))
+                .map_or(10_000.0, f64::from),
             norm_eps: g
                 .get_f32(&key("attention.layer_norm_rms_epsilon"))
                 .or_else(|| g.get_f32(&key("attention.layer_norm_epsilon")))
@@ -103,7 +105,7 @@ impl ModelConfig {
     /// Reads a Hugging Face `config.json`.
     pub fn from_hf_json(text: &str, path: &Path, name: String) -> Result<Self, ModelError> {
         let bad = |msg: String| ModelError::BadConfig {
-            path: path.display().to_string(),
+            path: path.to_path_buf(),
             msg,
         };
         let v: Value = serde_json::from_str(text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
@@ -127,7 +129,11 @@ impl ModelConfig {
         let float = |k: &str, d: f64| v[k].as_f64().unwrap_or(d);
         let eos_ids = match &v["eos_token_id"] {
             Value::Number(n) => n.as_u64().map(|x| vec![x as u32]).unwrap_or_default(),
-            Value::Array(a) => a.iter().filter_map(|x| x.as_u64()).map(|x| x as u32).collect(),
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_u64())
+                .map(|x| x as u32)
+                .collect(),
             _ => vec![],
         };
         let bos_id = v["bos_token_id"].as_u64().map(|x| x as u32);
@@ -142,7 +148,9 @@ impl ModelConfig {
                     hidden,
                     layers: num("num_hidden_layers")?,
                     heads,
-                    kv_heads: v["num_key_value_heads"].as_u64().map_or(heads, |x| x as usize),
+                    kv_heads: v["num_key_value_heads"]
+                        .as_u64()
+                        .map_or(heads, |x| x as usize),
                     head_dim: v["head_dim"]
                         .as_u64()
                         .map_or(hidden / heads.max(1), |x| x as usize),
@@ -186,16 +194,16 @@ impl ModelConfig {
         let ok = self.hidden > 0
             && self.heads > 0
             && self.kv_heads > 0
-            && self.heads % self.kv_heads == 0
+            && self.heads.is_multiple_of(self.kv_heads)
             && self.layers > 0
             && self.vocab_size > 0
             && self.context_len > 0
-            && (self.arch == Arch::Gpt2 || self.head_dim % 2 == 0);
+            && (self.arch == Arch::Gpt2 || self.head_dim.is_multiple_of(2));
         if ok {
             Ok(self)
         } else {
             Err(ModelError::BadConfig {
-                path: path.display().to_string(),
+                path: path.to_path_buf(),
                 msg: format!("inconsistent dimensions {self:?}"),
             })
         }

@@ -23,7 +23,10 @@ pub enum ModelError {
     NotGguf { path: PathBuf, reason: String },
 
     /// A GGUF file of a version this reader does not understand.
-    #[error("{}: GGUF version {version} is not supported (only versions 2 and 3 are)", path.display())]
+    #[error(
+        "{}: GGUF version {version} is not supported (only versions 2 and 3 are)",
+        path.display()
+    )]
     UnsupportedVersion { path: PathBuf, version: u32 },
 
     /// The file ends early, or a count, length or offset in it is impossible.
@@ -49,6 +52,10 @@ pub enum ModelError {
     /// A tensor the architecture needs is absent from the file.
     #[error("model has no tensor '{name}'")]
     MissingTensor { name: String },
+
+    /// The tokens do not fit in the model's context window.
+    #[error("{needed} tokens do not fit in the model's context of {context} tokens")]
+    ContextFull { needed: usize, context: usize },
 
     /// Anything else, already phrased as a one-line message.
     #[error("{0}")]
@@ -94,6 +101,9 @@ mod tests {
             tensor: "t".into(),
             ty: "IQ2_XXS".into(),
         };
-        assert_eq!(no_path.to_string(), "tensor 't' has unsupported type IQ2_XXS");
+        assert_eq!(
+            no_path.to_string(),
+            "tensor 't' has unsupported type IQ2_XXS"
+        );
     }
 }

@@ -253,7 +253,11 @@ impl GgufFile {
 
     /// An array of strings (`None` if any element is not a string).
     pub fn get_str_array(&self, key: &str) -> Option<Vec<&str>> {
-        self.get(key)?.as_array()?.iter().map(MetaValue::as_str).collect()
+        self.get(key)?
+            .as_array()?
+            .iter()
+            .map(MetaValue::as_str)
+            .collect()
     }
 
     /// An array of integers that all fit in `i32`.
@@ -575,7 +579,13 @@ impl GgufWriter {
     }
 
     /// Adds a tensor from raw bytes in type `ty`, with `shape` outermost first.
-    pub fn tensor(&mut self, name: &str, shape: &[usize], ty: GgmlType, data: Vec<u8>) -> &mut Self {
+    pub fn tensor(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        ty: GgmlType,
+        data: Vec<u8>,
+    ) -> &mut Self {
         let dims = shape.iter().rev().map(|&d| d as u64).collect();
         self.tensors.push((name.to_string(), dims, ty, data));
         self
@@ -716,10 +726,19 @@ mod tests {
             .meta("f64", MetaValue::F64(10000.5))
             .meta(
                 "tokens",
-                MetaValue::Array(vec![MetaValue::Str("a".into()), MetaValue::Str("héllo".into())]),
+                MetaValue::Array(vec![
+                    MetaValue::Str("a".into()),
+                    MetaValue::Str("héllo".into()),
+                ]),
             )
-            .meta("ids", MetaValue::Array(vec![MetaValue::I32(1), MetaValue::I32(-2)]))
-            .meta("scores", MetaValue::Array(vec![MetaValue::F32(0.5), MetaValue::F32(-1.0)]))
+            .meta(
+                "ids",
+                MetaValue::Array(vec![MetaValue::I32(1), MetaValue::I32(-2)]),
+            )
+            .meta(
+                "scores",
+                MetaValue::Array(vec![MetaValue::F32(0.5), MetaValue::F32(-1.0)]),
+            )
             .meta(
                 "nested",
                 MetaValue::Array(vec![
@@ -750,7 +769,10 @@ mod tests {
         assert_eq!(f.get_f32_array("scores"), Some(vec![0.5, -1.0]));
         assert_eq!(f.get_array_len("tokens"), Some(2));
         let nested = f.get("nested").and_then(MetaValue::as_array).unwrap();
-        assert_eq!(nested[0], MetaValue::Array(vec![MetaValue::U8(1), MetaValue::U8(2)]));
+        assert_eq!(
+            nested[0],
+            MetaValue::Array(vec![MetaValue::U8(1), MetaValue::U8(2)])
+        );
         assert_eq!(nested[1], MetaValue::Array(vec![]));
         assert_eq!(f.metadata().len(), 16);
     }
@@ -780,8 +802,14 @@ mod tests {
         let names: Vec<&str> = f.tensors().iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["w", "b"]);
         let w = f.tensor("w").unwrap();
-        assert_eq!((w.dims.clone(), w.n_dims(), w.shape()), (vec![3, 2], 2, vec![2, 3]));
-        assert_eq!((w.ty, w.offset, w.n_elements, w.n_bytes), (GgmlType::F32, 0, 6, 24));
+        assert_eq!(
+            (w.dims.clone(), w.n_dims(), w.shape()),
+            (vec![3, 2], 2, vec![2, 3])
+        );
+        assert_eq!(
+            (w.ty, w.offset, w.n_elements, w.n_bytes),
+            (GgmlType::F32, 0, 6, 24)
+        );
         assert_eq!(f.tensor("b").unwrap().offset, 32);
         assert_eq!(f.tensor_bytes(w).unwrap()[4..8], 2f32.to_le_bytes());
         let (data, shape) = f.dequantize("b").unwrap();
@@ -820,7 +848,10 @@ mod tests {
 
         let mut bad = GgufWriter::new();
         bad.meta("general.alignment", MetaValue::U32(48));
-        assert!(matches!(parse_bytes(&bad.to_bytes().unwrap()), Err(ModelError::Truncated { .. })));
+        assert!(matches!(
+            parse_bytes(&bad.to_bytes().unwrap()),
+            Err(ModelError::Truncated { .. })
+        ));
     }
 
     #[test]
@@ -830,7 +861,10 @@ mod tests {
         assert_eq!(parse_bytes(&bytes).unwrap().version, 2);
         bytes[4] = 1;
         let err = parse_bytes(&bytes).err().unwrap();
-        assert!(matches!(err, ModelError::UnsupportedVersion { version: 1, .. }));
+        assert!(matches!(
+            err,
+            ModelError::UnsupportedVersion { version: 1, .. }
+        ));
         assert_eq!(
             err.to_string(),
             "mem.gguf: GGUF version 1 is not supported (only versions 2 and 3 are)"
@@ -840,7 +874,10 @@ mod tests {
     #[test]
     fn non_gguf_files_are_rejected() {
         let err = parse_bytes(b"\x7fELF\x02\x01\x01\x00").err().unwrap();
-        assert_eq!(err.to_string(), "mem.gguf: not a GGUF file (magic 0x464c457f)");
+        assert_eq!(
+            err.to_string(),
+            "mem.gguf: not a GGUF file (magic 0x464c457f)"
+        );
         let err = open_bytes("empty", b"").err().unwrap();
         assert!(matches!(err, ModelError::NotGguf { .. }), "{err}");
         let missing = GgufFile::open("/nonexistent/model.gguf").err().unwrap();
@@ -868,7 +905,7 @@ mod tests {
         // Flip each byte of the header region to a few values; parsing may succeed or
         // fail, but must not panic or allocate absurdly.
         let bytes = sample().to_bytes().unwrap();
-        let header_len = usize::try_from(parse_bytes(&bytes).unwrap().data_start).unwrap();
+        let header_len = parse_bytes(&bytes).unwrap().data_start;
         for i in 0..header_len {
             for v in [0x00, 0x7f, 0xff] {
                 let mut b = bytes.clone();
@@ -889,15 +926,23 @@ mod tests {
 
     #[test]
     fn absurd_lengths_and_counts_are_errors() {
-        let huge_string = one_kv(&[&vt::STRING.to_le_bytes()[..], &u64::MAX.to_le_bytes()].concat());
+        let huge_string =
+            one_kv(&[&vt::STRING.to_le_bytes()[..], &u64::MAX.to_le_bytes()].concat());
         let err = parse_bytes(&huge_string).err().unwrap();
         assert!(err.to_string().contains("claims"), "{err}");
 
         let huge_array = one_kv(
-            &[&vt::ARRAY.to_le_bytes()[..], &vt::U32.to_le_bytes(), &(1u64 << 40).to_le_bytes()]
-                .concat(),
+            &[
+                &vt::ARRAY.to_le_bytes()[..],
+                &vt::U32.to_le_bytes(),
+                &(1u64 << 40).to_le_bytes(),
+            ]
+            .concat(),
         );
-        assert!(matches!(parse_bytes(&huge_array), Err(ModelError::Truncated { .. })));
+        assert!(matches!(
+            parse_bytes(&huge_array),
+            Err(ModelError::Truncated { .. })
+        ));
 
         let bad_type = one_kv(&99u32.to_le_bytes());
         let err = parse_bytes(&bad_type).err().unwrap();
@@ -915,7 +960,10 @@ mod tests {
 
         let mut many_tensors = GgufWriter::new().to_bytes().unwrap();
         many_tensors[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert!(matches!(parse_bytes(&many_tensors), Err(ModelError::Truncated { .. })));
+        assert!(matches!(
+            parse_bytes(&many_tensors),
+            Err(ModelError::Truncated { .. })
+        ));
     }
 
     #[test]
@@ -923,7 +971,11 @@ mod tests {
         let mut w = GgufWriter::new();
         w.tensor("q", &[1, 30], GgmlType::Q8_0, vec![0; 34]);
         let err = parse_bytes(&w.to_bytes().unwrap()).err().unwrap();
-        assert!(err.to_string().contains("not a whole number of Q8_0 blocks"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("not a whole number of Q8_0 blocks"),
+            "{err}"
+        );
 
         let mut w = GgufWriter::new();
         w.tensor_f32("t", &[1], &[1.0]);
@@ -936,10 +988,14 @@ mod tests {
         let mut bytes = w.to_bytes().unwrap();
         bytes[info + 4 + 8 + 4] = 4; // offset 4: misaligned
         let err = parse_bytes(&bytes).err().unwrap();
-        assert!(err.to_string().contains("not a multiple of the alignment"), "{err}");
+        assert!(
+            err.to_string().contains("not a multiple of the alignment"),
+            "{err}"
+        );
 
         let mut w = GgufWriter::new();
-        w.tensor_f32("t", &[1], &[1.0]).tensor_f32("t", &[1], &[2.0]);
+        w.tensor_f32("t", &[1], &[1.0])
+            .tensor_f32("t", &[1], &[2.0]);
         let err = parse_bytes(&w.to_bytes().unwrap()).err().unwrap();
         assert!(err.to_string().contains("appears twice"), "{err}");
     }
@@ -952,13 +1008,18 @@ mod tests {
         assert_eq!(f.tensor_bytes(&f.tensors()[0]).unwrap().len(), 84);
         let err = f.dequantize("blk.0.ffn_up.weight").err().unwrap();
         assert!(matches!(&err, ModelError::UnsupportedQuant { ty, .. } if ty == "Q2_K"));
-        assert!(err.to_string().ends_with("tensor 'blk.0.ffn_up.weight' has unsupported type Q2_K"));
+        assert!(err
+            .to_string()
+            .ends_with("tensor 'blk.0.ffn_up.weight' has unsupported type Q2_K"));
     }
 
     #[test]
     fn writer_rejects_mixed_arrays() {
         let mut w = GgufWriter::new();
-        w.meta("x", MetaValue::Array(vec![MetaValue::U8(1), MetaValue::I8(1)]));
+        w.meta(
+            "x",
+            MetaValue::Array(vec![MetaValue::U8(1), MetaValue::I8(1)]),
+        );
         assert!(matches!(w.to_bytes(), Err(ModelError::Other(_))));
     }
 
@@ -981,7 +1042,15 @@ mod tests {
         assert!(q.iter().all(|x| x.is_finite()));
         let n = q.len() as f64;
         let mean = q.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
-        let std = (q.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / n).sqrt();
-        assert!(mean.abs() < 0.05 && (0.01..1.0).contains(&std), "mean {mean} std {std}");
+        let std = (q
+            .iter()
+            .map(|&x| (f64::from(x) - mean).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt();
+        assert!(
+            mean.abs() < 0.05 && (0.01..1.0).contains(&std),
+            "mean {mean} std {std}"
+        );
     }
 }

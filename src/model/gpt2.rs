@@ -80,7 +80,12 @@ impl Gpt2 {
     }
 
     /// Runs `tokens` (`[batch, T]`, int64) after what `cache` holds and appends to it.
-    pub fn forward(&self, tokens: &Tensor, cache: &mut KvCache, opts: ForwardOptions) -> ForwardOutput {
+    pub fn forward(
+        &self,
+        tokens: &Tensor,
+        cache: &mut KvCache,
+        opts: ForwardOptions,
+    ) -> ForwardOutput {
         let (b, t) = tokens.size2().expect("tokens must be [batch, T]");
         let (h, d) = (self.cfg.heads as i64, self.cfg.head_dim as i64);
         let start = cache.next_position() as i64;
@@ -91,17 +96,21 @@ impl Gpt2 {
         for (i, blk) in self.blocks.iter().enumerate() {
             let hdn = layer_norm(&x, &blk.ln1.0, &blk.ln1.1, eps);
             let qkv = hdn.linear(&blk.attn_w, Some(&blk.attn_b));
-            let split = |j: i64| qkv.narrow(2, j * h * d, h * d).view([b, t, h, d]).transpose(1, 2);
+            let split = |j: i64| {
+                qkv.narrow(2, j * h * d, h * d)
+                    .view([b, t, h, d])
+                    .transpose(1, 2)
+            };
             let (q, k, v) = (split(0), split(1), split(2).contiguous());
             let (k, v) = cache.append(i, k, v);
             let (out, probs) = attention(&q, &k, &v, start, opts.capture_attention);
             if let Some(p) = probs {
                 attentions.push(p);
             }
-            x = x + out.linear(&blk.proj_w, Some(&blk.proj_b));
+            x += out.linear(&blk.proj_w, Some(&blk.proj_b));
             let hdn = layer_norm(&x, &blk.ln2.0, &blk.ln2.1, eps);
             let m = hdn.linear(&blk.fc_w, Some(&blk.fc_b)).gelu("tanh");
-            x = x + m.linear(&blk.out_w, Some(&blk.out_b));
+            x += m.linear(&blk.out_w, Some(&blk.out_b));
         }
         let x = match opts.logits {
             LogitsWanted::Last => x.select(1, t - 1),

@@ -85,9 +85,18 @@ impl Llama {
     }
 
     /// Runs `tokens` (`[batch, T]`, int64) after what `cache` holds and appends to it.
-    pub fn forward(&self, tokens: &Tensor, cache: &mut KvCache, opts: ForwardOptions) -> ForwardOutput {
+    pub fn forward(
+        &self,
+        tokens: &Tensor,
+        cache: &mut KvCache,
+        opts: ForwardOptions,
+    ) -> ForwardOutput {
         let (b, t) = tokens.size2().expect("tokens must be [batch, T]");
-        let (h, hkv, d) = (self.cfg.heads as i64, self.cfg.kv_heads as i64, self.cfg.head_dim as i64);
+        let (h, hkv, d) = (
+            self.cfg.heads as i64,
+            self.cfg.kv_heads as i64,
+            self.cfg.head_dim as i64,
+        );
         let start = cache.next_position() as i64;
         let (cos, sin) = self.rope.slice(start, t);
         let eps = self.cfg.norm_eps;
@@ -97,7 +106,10 @@ impl Llama {
             let hdn = rms_norm(&x, &l.attn_norm, eps);
             let qkv = hdn.linear(&l.wqkv, l.bqkv.as_ref());
             let q = qkv.narrow(2, 0, h * d).view([b, t, h, d]).transpose(1, 2);
-            let k = qkv.narrow(2, h * d, hkv * d).view([b, t, hkv, d]).transpose(1, 2);
+            let k = qkv
+                .narrow(2, h * d, hkv * d)
+                .view([b, t, hkv, d])
+                .transpose(1, 2);
             let v = qkv
                 .narrow(2, (h + hkv) * d, hkv * d)
                 .view([b, t, hkv, d])
@@ -110,12 +122,12 @@ impl Llama {
             if let Some(p) = probs {
                 attentions.push(p);
             }
-            x = x + out.linear::<Tensor>(&l.wo, None);
+            x += out.linear::<Tensor>(&l.wo, None);
             let hdn = rms_norm(&x, &l.mlp_norm, eps);
             let gu = hdn.linear::<Tensor>(&l.w_gate_up, None);
             let f = self.cfg.intermediate as i64;
             let act = gu.narrow(2, 0, f).silu() * gu.narrow(2, f, f);
-            x = x + act.linear::<Tensor>(&l.w_down, None);
+            x += act.linear::<Tensor>(&l.w_down, None);
         }
         let x = match opts.logits {
             LogitsWanted::Last => x.select(1, t - 1),

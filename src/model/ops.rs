@@ -39,14 +39,12 @@ impl Rope {
         }
     }
 
-    /// Number of positions the tables cover.
-    pub(crate) fn len(&self) -> i64 {
-        self.cos.size()[0]
-    }
-
     /// The tables for positions `start..start+len`, shaped `[len, head_dim]`.
     pub(crate) fn slice(&self, start: i64, len: i64) -> (Tensor, Tensor) {
-        (self.cos.narrow(0, start, len), self.sin.narrow(0, start, len))
+        (
+            self.cos.narrow(0, start, len),
+            self.sin.narrow(0, start, len),
+        )
     }
 
     /// Rotates `x` (`[batch, heads, T, head_dim]`) by the given tables.

@@ -121,7 +121,10 @@ impl GgmlType {
     /// Whether [`dequantize`] handles this type.
     pub fn can_dequantize(self) -> bool {
         use GgmlType::*;
-        matches!(self, F32 | F16 | BF16 | Q8_0 | Q4_0 | Q4_1 | Q5_0 | Q4_K | Q6_K)
+        matches!(
+            self,
+            F32 | F16 | BF16 | Q8_0 | Q4_0 | Q4_1 | Q5_0 | Q4_K | Q6_K
+        )
     }
 }
 
@@ -286,7 +289,10 @@ mod tests {
     fn type_table_is_consistent() {
         for (ty, id, name, bs, ts) in TYPES {
             assert_eq!(GgmlType::from_id(id), Some(ty));
-            assert_eq!((ty.id(), ty.name(), ty.block_size(), ty.type_size()), (id, name, bs, ts));
+            assert_eq!(
+                (ty.id(), ty.name(), ty.block_size(), ty.type_size()),
+                (id, name, bs, ts)
+            );
             assert_eq!(ty.to_string(), name);
         }
         for gone in [4, 5, 31, 32, 33, 36, 37, 38, 40, 1000] {
@@ -303,7 +309,10 @@ mod tests {
 
     #[test]
     fn scalar_types() {
-        let f32s: Vec<u8> = [1.5f32, -2.25].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let f32s: Vec<u8> = [1.5f32, -2.25]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
         assert_eq!(dequantize(GgmlType::F32, &f32s).unwrap(), [1.5, -2.25]);
         // 0x3C00 = 1.0, 0xC000 = -2.0, 0x3555 ~= 0.333 in IEEE half precision.
         let f16s = [0x00, 0x3C, 0x00, 0xC0, 0x55, 0x35];
@@ -371,9 +380,7 @@ mod tests {
     fn q4_k_scale_unpacking() {
         // Sub-blocks 0..4 use the low 6 bits of bytes 0..4 (scale) and 4..8 (min);
         // 4..8 combine nibbles of bytes 8..12 with the top 2 bits of bytes 0..8.
-        let s = [
-            0b01_000011, 0, 0, 0, 0b10_000101, 0, 0, 0, 0x97, 0, 0, 0,
-        ];
+        let s = [0b01_000011, 0, 0, 0, 0b10_000101, 0, 0, 0, 0x97, 0, 0, 0];
         assert_eq!(scale_min_k4(0, &s), (3, 5));
         // scale 4: low nibble of byte 8 (7) | top bits of byte 0 (1) << 4 = 23;
         // min 4: high nibble of byte 8 (9) | top bits of byte 4 (2) << 4 = 41.
@@ -384,7 +391,7 @@ mod tests {
     fn q4_k_block() {
         let mut b = h(0.5).to_vec(); // d
         b.extend(h(0.25)); // dmin
-        // sub-block 0: sc=2, m=4; sub-block 1: sc=3, m=1; sub-block 5: sc=1|1<<4=17, m=6|2<<4=38.
+                           // sub-block 0: sc=2, m=4; sub-block 1: sc=3, m=1; sub-block 5: sc=1|1<<4=17, m=6|2<<4=38.
         let scales = [2, 0b01_000011, 0, 0, 4, 0b10_000001, 0, 0, 0, 0x61, 0, 0];
         b.extend(scales);
         let mut qs = [0u8; 128];
@@ -424,7 +431,7 @@ mod tests {
         qh[0] = 0b10_01_00_01; // q(0) high = 1, q(32) high = 0, q(64) high = 1, q(96) high = 2
         ql[32] = 0x70; // q(32) low = 0, q(96) low = 7
         ql[17] = 0x05; // element 17: sub-scale index 1
-        // Second half: element 128 + 96 + 20 uses ql[64 + 32 + 20] high nibble, qh[32 + 20] bits 6..8.
+                       // Second half: element 128 + 96 + 20 uses ql[64 + 32 + 20] high nibble, qh[32 + 20] bits 6..8.
         ql[116] = 0xF0;
         qh[52] = 0b11_00_00_00;
         let mut b = Vec::new();
@@ -437,7 +444,7 @@ mod tests {
         assert_eq!(y[0], 0.5 * 2.0 * ((10 + 16) - 32) as f32);
         assert_eq!(y[32], 0.5 * 1.0 * (0 - 32) as f32);
         assert_eq!(y[64], 0.5 * 4.0 * ((3 + 16) - 32) as f32);
-        assert_eq!(y[96], 0.5 * -1.0 * ((7 + 32) - 32) as f32);
+        assert_eq!(y[96], -0.5 * ((7 + 32) - 32) as f32);
         assert_eq!(y[17], 0.5 * -3.0 * (5 - 32) as f32);
         assert_eq!(y[128 + 96 + 20], 0.5 * 5.0 * ((15 + 48) - 32) as f32);
     }

@@ -17,9 +17,11 @@ pub struct Weights {
 impl Weights {
     /// Removes and returns a tensor, or says which one is missing.
     pub fn take(&mut self, name: &str) -> Result<Tensor, ModelError> {
-        self.map.remove(name).ok_or_else(|| ModelError::MissingTensor {
-            name: name.to_string(),
-        })
+        self.map
+            .remove(name)
+            .ok_or_else(|| ModelError::MissingTensor {
+                name: name.to_string(),
+            })
     }
 
     /// Whether a tensor of this name is present.
@@ -69,7 +71,7 @@ impl Weights {
         let mut map = HashMap::new();
         for f in files {
             let tensors = Tensor::read_safetensors(f).map_err(|e| ModelError::BadConfig {
-                path: f.display().to_string(),
+                path: f.to_path_buf(),
                 msg: format!("cannot read safetensors: {}", one_line(&e.to_string())),
             })?;
             for (name, t) in tensors {
@@ -85,24 +87,28 @@ impl Weights {
         let index = dir.join("model.safetensors.index.json");
         let mut files: Vec<PathBuf> = if index.exists() {
             let text = std::fs::read_to_string(&index).map_err(|e| ModelError::Io {
-                path: index.display().to_string(),
+                path: index.to_path_buf(),
                 source: e,
             })?;
             let v: serde_json::Value =
                 serde_json::from_str(&text).map_err(|e| ModelError::BadConfig {
-                    path: index.display().to_string(),
+                    path: index.to_path_buf(),
                     msg: format!("invalid JSON: {e}"),
                 })?;
             let mut names: Vec<String> = v["weight_map"]
                 .as_object()
-                .map(|m| m.values().filter_map(|f| f.as_str().map(str::to_string)).collect())
+                .map(|m| {
+                    m.values()
+                        .filter_map(|f| f.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
             names.sort();
             names.dedup();
             names.into_iter().map(|n| dir.join(n)).collect()
         } else {
             let rd = std::fs::read_dir(dir).map_err(|e| ModelError::Io {
-                path: dir.display().to_string(),
+                path: dir.to_path_buf(),
                 source: e,
             })?;
             rd.filter_map(|e| e.ok().map(|e| e.path()))
@@ -112,7 +118,7 @@ impl Weights {
         files.sort();
         if files.is_empty() {
             return Err(ModelError::BadConfig {
-                path: dir.display().to_string(),
+                path: dir.to_path_buf(),
                 msg: "no *.safetensors weights in the directory".into(),
             });
         }

@@ -138,8 +138,18 @@ impl Knob {
                 c.top_k = Some(match c.top_k {
                     None => 40,
                     Some(k) => {
-                        let d = if k < 10 || (k == 10 && !up) { 1 } else if k < 50 || (k == 50 && !up) { 5 } else { 10 };
-                        if up { k + d } else { k.saturating_sub(d).max(1) }
+                        let d = if k < 10 || (k == 10 && !up) {
+                            1
+                        } else if k < 50 || (k == 50 && !up) {
+                            5
+                        } else {
+                            10
+                        };
+                        if up {
+                            k + d
+                        } else {
+                            k.saturating_sub(d).max(1)
+                        }
                     }
                 })
             }
@@ -153,7 +163,9 @@ impl Knob {
             Knob::RepetitionPenalty => {
                 c.repetition_penalty = step(c.repetition_penalty, 0.05, 0.5, 3.0)
             }
-            Knob::FrequencyPenalty => c.frequency_penalty = step(c.frequency_penalty, 0.1, -2.0, 2.0),
+            Knob::FrequencyPenalty => {
+                c.frequency_penalty = step(c.frequency_penalty, 0.1, -2.0, 2.0)
+            }
             Knob::PresencePenalty => c.presence_penalty = step(c.presence_penalty, 0.1, -2.0, 2.0),
             Knob::NoRepeatNgram => {
                 c.no_repeat_ngram = Some(match c.no_repeat_ngram {
@@ -163,7 +175,13 @@ impl Knob {
                 })
             }
             Knob::Mode => c.greedy = !c.greedy,
-            Knob::Seed => c.seed = if up { c.seed.wrapping_add(1) } else { c.seed.wrapping_sub(1) },
+            Knob::Seed => {
+                c.seed = if up {
+                    c.seed.wrapping_add(1)
+                } else {
+                    c.seed.wrapping_sub(1)
+                }
+            }
             Knob::Order => move_temperature(&mut c.order, up),
         }
     }
@@ -215,7 +233,11 @@ fn ladder(v: f32, up: bool) -> f32 {
         .iter()
         .position(|&x| x >= v * 0.999)
         .unwrap_or(LOG_LADDER.len() - 1);
-    let j = if up { (i + 1).min(LOG_LADDER.len() - 1) } else { i.saturating_sub(1) };
+    let j = if up {
+        (i + 1).min(LOG_LADDER.len() - 1)
+    } else {
+        i.saturating_sub(1)
+    };
     LOG_LADDER[j]
 }
 
@@ -262,8 +284,10 @@ mod tests {
 
     #[test]
     fn steps_are_sensible() {
-        let mut c = SamplerConfig::default();
-        c.temperature = 0.8;
+        let mut c = SamplerConfig {
+            temperature: 0.8,
+            ..SamplerConfig::default()
+        };
         Knob::Temperature.adjust(&mut c, 1);
         assert!((c.temperature - 0.85).abs() < 1e-6);
         c.top_k = None;
@@ -281,8 +305,10 @@ mod tests {
 
     #[test]
     fn toggle_remembers() {
-        let mut c = SamplerConfig::default();
-        c.top_p = Some(0.8);
+        let mut c = SamplerConfig {
+            top_p: Some(0.8),
+            ..SamplerConfig::default()
+        };
         let off = Knob::TopP.toggle(&mut c, None);
         assert_eq!((c.top_p, off), (None, Some(0.8)));
         Knob::TopP.toggle(&mut c, off);

@@ -1,0 +1,205 @@
+//! Arguments shared by several subcommands: the model, and the sampler knobs.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::decode::config::SamplerConfig;
+use crate::model::tokenizer::Tok;
+use crate::model::{default_model_path, Dtype};
+
+use super::CliError;
+
+/// Compute precision on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DtypeArg {
+    F32,
+    Bf16,
+}
+
+impl From<DtypeArg> for Dtype {
+    fn from(d: DtypeArg) -> Dtype {
+        match d {
+            DtypeArg::F32 => Dtype::F32,
+            DtypeArg::Bf16 => Dtype::Bf16,
+        }
+    }
+}
+
+/// Which model to load and how to run it.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// A GGUF file or a Hugging Face directory (config.json, *.safetensors, tokenizer.json).
+    /// Default: the installed SmolLM2-135M-Instruct (scripts/setup.sh).
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// Compute precision (never f16: it is ~100x slower on CPUs).
+    #[arg(long, value_enum, default_value = "f32")]
+    pub dtype: DtypeArg,
+    /// CPU threads for the model (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+impl ModelArgs {
+    /// The model path, after applying the default; sets the thread count.
+    pub fn prepare(&self) -> Result<PathBuf, CliError> {
+        let threads = self
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        if threads == 0 {
+            return Err(CliError::usage("--threads must be at least 1"));
+        }
+        tch::set_num_threads(threads as i32);
+        let path = self.model.clone().unwrap_or_else(default_model_path);
+        if !path.exists() {
+            let hint = if self.model.is_none() {
+                " (run scripts/setup.sh to install the default model)"
+            } else {
+                ""
+            };
+            return Err(CliError::usage(format!(
+                "{}: no such model file or directory{hint}",
+                path.display()
+            )));
+        }
+        Ok(path)
+    }
+}
+
+/// The sampler chain's knobs.
+#[derive(Debug, Clone, Args)]
+pub struct KnobArgs {
+    /// Always take the most probable token (same as --temperature 0).
+    #[arg(long)]
+    pub greedy: bool,
+    /// Seed of the sampling RNG (PCG64); the same seed, prompt and knobs give the same tokens.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Softmax temperature (0 = greedy; 1 = the model's distribution).
+    #[arg(long, value_name = "T")]
+    pub temperature: Option<f32>,
+    /// Keep the K most probable tokens.
+    #[arg(long, value_name = "K")]
+    pub top_k: Option<usize>,
+    /// Nucleus: keep the smallest set of most probable tokens whose mass reaches P, in (0, 1].
+    #[arg(long, value_name = "P")]
+    pub top_p: Option<f32>,
+    /// Keep tokens with probability at least P times the top token's, in [0, 1].
+    #[arg(long, value_name = "P")]
+    pub min_p: Option<f32>,
+    /// Epsilon sampling: keep tokens with probability at least E, in [0, 1).
+    #[arg(long, value_name = "E")]
+    pub epsilon: Option<f32>,
+    /// Eta sampling: entropy-dependent cutoff min(eta, sqrt(eta)·exp(-H)), in [0, 1).
+    #[arg(long, value_name = "ETA")]
+    pub eta: Option<f32>,
+    /// Locally typical sampling mass, in (0, 1].
+    #[arg(long, value_name = "P")]
+    pub typical_p: Option<f32>,
+    /// Hugging Face repetition penalty (> 0; 1 = off): divides positive, multiplies negative
+    /// logits of tokens already in the text.
+    #[arg(long, value_name = "R")]
+    pub repetition_penalty: Option<f32>,
+    /// OpenAI frequency penalty: logit -= F × count of the token among generated tokens.
+    #[arg(long, value_name = "F")]
+    pub frequency_penalty: Option<f32>,
+    /// OpenAI presence penalty: logit -= P when the token was generated at least once.
+    #[arg(long, value_name = "P")]
+    pub presence_penalty: Option<f32>,
+    /// Never repeat an n-gram of this size.
+    #[arg(long, value_name = "N")]
+    pub no_repeat_ngram: Option<usize>,
+    /// Ban a string (repeatable). It is tokenised the ways it can appear: as given, with a
+    /// leading space, and capitalised (with and without the space); the last token of each
+    /// tokenisation is banned whenever the text ends with the tokens before it.
+    #[arg(long, value_name = "STR")]
+    pub ban: Vec<String>,
+    /// Add F to token ID's logit (repeatable; F may be -inf to ban it).
+    #[arg(long, value_name = "ID=F", value_parser = parse_bias, allow_hyphen_values = true)]
+    pub logit_bias: Vec<(u32, f32)>,
+    /// Stage order, comma-separated (default:
+    /// logit_bias,bans,no_repeat_ngram,penalties,temperature,top_k,top_p,min_p,typical_p,epsilon,eta).
+    #[arg(long, value_name = "ORDER", value_delimiter = ',')]
+    pub samplers: Option<Vec<String>>,
+}
+
+fn parse_bias(s: &str) -> Result<(u32, f32), String> {
+    let (id, f) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected ID=F, got '{s}'"))?;
+    let id = id
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad token id '{id}'"))?;
+    let f = f.trim().parse().map_err(|_| format!("bad bias '{f}'"))?;
+    Ok((id, f))
+}
+
+impl KnobArgs {
+    /// The sampler configuration these knobs describe (validated).
+    pub fn to_config(&self, tok: Option<&Tok>) -> Result<SamplerConfig, CliError> {
+        let mut c = SamplerConfig {
+            seed: self.seed,
+            greedy: self.greedy,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            min_p: self.min_p,
+            epsilon: self.epsilon,
+            eta: self.eta,
+            typical_p: self.typical_p,
+            no_repeat_ngram: self.no_repeat_ngram,
+            logit_bias: self.logit_bias.clone(),
+            ..SamplerConfig::default()
+        };
+        if let Some(t) = self.temperature {
+            c.temperature = t;
+        }
+        if let Some(r) = self.repetition_penalty {
+            c.repetition_penalty = r;
+        }
+        if let Some(f) = self.frequency_penalty {
+            c.frequency_penalty = f;
+        }
+        if let Some(p) = self.presence_penalty {
+            c.presence_penalty = p;
+        }
+        if let Some(order) = &self.samplers {
+            c.order = order.iter().map(|s| s.trim().to_string()).collect();
+        }
+        if let Some(tok) = tok {
+            for s in &self.ban {
+                c.bad_words.extend(ban_variants(tok, s)?);
+            }
+        }
+        c.validate().map_err(CliError::usage)?;
+        Ok(c)
+    }
+}
+
+/// Token sequences of a banned string: as given, with a leading space, capitalised.
+pub fn ban_variants(tok: &Tok, s: &str) -> Result<Vec<Vec<u32>>, CliError> {
+    let trimmed = s.trim_start();
+    if trimmed.is_empty() {
+        return Err(CliError::usage("--ban needs a non-empty string"));
+    }
+    let cap: String = {
+        let mut ch = trimmed.chars();
+        ch.next()
+            .map(|f| f.to_uppercase().chain(ch).collect())
+            .unwrap_or_default()
+    };
+    let mut out: Vec<Vec<u32>> = Vec::new();
+    for v in [
+        trimmed.to_string(),
+        format!(" {trimmed}"),
+        cap.clone(),
+        format!(" {cap}"),
+    ] {
+        let ids = tok.encode(&v).map_err(|e| CliError::usage(e.to_string()))?;
+        if !ids.is_empty() && !out.contains(&ids) {
+            out.push(ids);
+        }
+    }
+    Ok(out)
+}

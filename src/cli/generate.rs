@@ -1,0 +1,134 @@
+//! `logitscope generate`: headless generation, streamed text or JSON Lines per step.
+
+use std::io::Write;
+
+use clap::Args;
+use serde_json::{json, Value};
+
+use crate::decode::trace::TRACE_CANDIDATES;
+use crate::engine::protocol::StepRecord;
+use crate::engine::session::{EngineError, Session};
+use crate::model::detok::Utf8Stream;
+use crate::model::load;
+
+use super::args::{KnobArgs, ModelArgs};
+use super::CliError;
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// The text to continue.
+    #[arg(long)]
+    prompt: String,
+    /// How many tokens to generate at most (stops early at end-of-sequence).
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    max_tokens: usize,
+    /// How many of the most probable raw candidates each JSON step lists (at most 64).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    top: usize,
+    /// Print JSON Lines (prompt, one record per step, done) instead of the text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    knobs: KnobArgs,
+}
+
+pub fn run(a: GenerateArgs) -> Result<(), CliError> {
+    if a.prompt.is_empty() {
+        return Err(CliError::usage(
+            "--prompt is empty: give some text to continue",
+        ));
+    }
+    if a.top > TRACE_CANDIDATES {
+        return Err(CliError::usage(format!(
+            "--top must be at most {TRACE_CANDIDATES}, got {}",
+            a.top
+        )));
+    }
+    a.knobs.to_config(None)?;
+    let path = a.model.prepare()?;
+    let lm = load(&path, a.model.dtype.into(), &mut |_, _| {})?;
+    let config = a.knobs.to_config(Some(&lm.tok))?;
+    let mut s = Session::new(lm, &a.prompt, config)?;
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    let emit = |out: &mut std::io::StdoutLock, v: Value| -> Result<(), CliError> {
+        writeln!(out, "{v}").map_err(CliError::from)
+    };
+    if a.json {
+        let tok = &s.loaded().tok;
+        let ids = s.prompt_ids().to_vec();
+        emit(
+            &mut out,
+            json!({"type": "prompt", "model": s.info().name, "prompt_ids": ids,
+                   "prompt_tokens": ids.iter().map(|&i| tok.display(i)).collect::<Vec<_>>()}),
+        )?;
+    }
+    let mut stream = Utf8Stream::default();
+    let mut text = String::new();
+    for _ in 0..a.max_tokens {
+        let rec = match s.step() {
+            Ok(r) => r,
+            Err(EngineError::Finished) => break,
+            Err(e) => return Err(e.into()),
+        };
+        let piece = if s.finished() {
+            String::new()
+        } else {
+            stream.push(s.loaded().tok.token_bytes(rec.token_id))
+        };
+        text.push_str(&piece);
+        if a.json {
+            emit(&mut out, step_json(&rec, a.top, &s))?;
+        } else {
+            write!(out, "{piece}")?;
+            out.flush()?;
+        }
+        if s.finished() {
+            break;
+        }
+    }
+    let tail = stream.finish();
+    text.push_str(&tail);
+    if a.json {
+        emit(
+            &mut out,
+            json!({"type": "done", "text": text, "timings": {
+                "prefill_ms": s.prefill_ms(), "decode_ms_per_token": s.decode_ms_per_token()}}),
+        )?;
+    } else {
+        writeln!(out, "{tail}")?;
+    }
+    Ok(())
+}
+
+/// One step as a JSON record (the schema in the README).
+pub fn step_json(rec: &StepRecord, top: usize, s: &Session) -> Value {
+    let t = &rec.trace;
+    let tok = &s.loaded().tok;
+    let ln = |p: f32| (p as f64).ln();
+    json!({
+        "type": "step",
+        "step": rec.index,
+        "token_id": rec.token_id,
+        "token": rec.text,
+        "logprob": ln(t.chosen.raw_prob),
+        "entropy": t.entropy_raw,
+        "top": t.candidates.iter().take(top).map(|c| json!({
+            "id": c.id, "token": tok.display(c.id), "logprob": ln(c.raw_p)})).collect::<Vec<_>>(),
+        "stages": t.stages.iter().map(|st| json!({
+            "name": st.name, "params": st.params, "kept": st.kept, "mass": st.mass,
+            "threshold": st.threshold, "cutoff_rank": st.cutoff_rank})).collect::<Vec<_>>(),
+        "final_top": t.final_top.iter().take(top).map(|&(id, p)| json!({
+            "id": id, "token": tok.display(id), "prob": p})).collect::<Vec<_>>(),
+        "chosen": {"id": t.chosen.id, "raw_prob": t.chosen.raw_prob,
+                   "final_prob": t.chosen.final_prob, "rank": t.chosen.rank,
+                   "draw": t.chosen.draw},
+        "entropy_final": t.entropy_final,
+        "top1": t.top1,
+        "margin": t.margin,
+        "kept": t.kept,
+        "kept_mass": t.kept_mass,
+    })
+}

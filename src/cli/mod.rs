@@ -1,0 +1,76 @@
+//! The command line: `logitscope [tui]`, `generate`, `bench`.
+
+mod args;
+mod bench;
+mod generate;
+mod tui;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use args::{ban_variants, KnobArgs, ModelArgs};
+
+/// A terminal microscope for language-model decoding.
+///
+/// With no subcommand, opens the TUI on the default model (SmolLM2-135M-Instruct, installed by
+/// scripts/setup.sh): step through generation token by token, watch every sampling knob
+/// reshape the next-token distribution, branch at any token. Press ? inside for the keys.
+#[derive(Debug, Parser)]
+#[command(name = "logitscope", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Open the interactive TUI (the default).
+    Tui(tui::TuiArgs),
+    /// Generate text headlessly, streaming it or printing per-step JSON Lines.
+    Generate(generate::GenerateArgs),
+    /// Measure prefill and decode speed (and the sampler chain) and print JSON.
+    Bench(bench::BenchArgs),
+}
+
+/// A user-facing failure: a one-line message and an exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub message: String,
+    pub code: u8,
+}
+
+impl CliError {
+    /// Bad input (a file, a value): exit code 2.
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError {
+            message: message.into(),
+            code: 2,
+        }
+    }
+}
+
+impl<E: std::fmt::Display> From<E> for CliError {
+    fn from(e: E) -> Self {
+        CliError::usage(e.to_string())
+    }
+}
+
+/// Parses the command line and runs it; errors become `error: ...` on stderr.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => tui::run(tui::TuiArgs::default_args()),
+        Some(Cmd::Tui(a)) => tui::run(a),
+        Some(Cmd::Generate(a)) => generate::run(a),
+        Some(Cmd::Bench(a)) => bench::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let msg = e.message.lines().next().unwrap_or("").trim().to_string();
+            eprintln!("error: {msg}");
+            ExitCode::from(e.code)
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! `logitscope` / `logitscope tui`: load the model (with a progress bar), then hand the session
+//! to the engine thread and the terminal to the UI.
+
+use clap::{Args, Parser};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::engine::session::Session;
+use crate::engine::worker;
+use crate::model::load;
+use crate::tui::{self, TuiOptions};
+
+use super::args::{KnobArgs, ModelArgs};
+use super::CliError;
+
+/// The prompt used when none is given.
+pub const DEMO_PROMPT: &str = include_str!("../../assets/demo_prompt.txt");
+
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// The text to continue (default: a demo prompt).
+    #[arg(long)]
+    prompt: Option<String>,
+    /// Start generating at once.
+    #[arg(long)]
+    autoplay: bool,
+    /// Leave the mouse to the terminal (no click-to-select, no wheel knobs).
+    #[arg(long)]
+    no_mouse: bool,
+    #[command(flatten)]
+    knobs: KnobArgs,
+}
+
+/// Wrapper to parse `TuiArgs` defaults when no subcommand is given.
+#[derive(Parser)]
+struct Defaults {
+    #[command(flatten)]
+    args: TuiArgs,
+}
+
+impl TuiArgs {
+    /// The arguments of a bare `logitscope`.
+    pub fn default_args() -> Self {
+        Defaults::parse_from(["logitscope"]).args
+    }
+}
+
+pub fn run(a: TuiArgs) -> Result<(), CliError> {
+    let prompt = a
+        .prompt
+        .clone()
+        .unwrap_or_else(|| DEMO_PROMPT.trim_end().to_string());
+    if prompt.is_empty() {
+        return Err(CliError::usage(
+            "--prompt is empty: give some text to continue",
+        ));
+    }
+    a.knobs.to_config(None)?;
+    let path = a.model.prepare()?;
+    let bar = ProgressBar::new(100).with_style(
+        ProgressStyle::with_template("loading {msg:24} [{bar:40}] {percent:>3}%")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let lm = load(&path, a.model.dtype.into(), &mut |f, msg| {
+        bar.set_message(msg.to_string());
+        bar.set_position((f * 100.0) as u64);
+    });
+    bar.finish_and_clear();
+    let lm = lm?;
+    let config = a.knobs.to_config(Some(&lm.tok))?;
+    let session = Session::new(lm, &prompt, config)?;
+    let (handle, _engine) = worker::spawn(session);
+    let opts = TuiOptions {
+        mouse: !a.no_mouse,
+        autoplay: a.autoplay,
+        ..TuiOptions::default()
+    };
+    tui::run(handle, opts).map_err(|e| CliError::usage(format!("{e}")))
+}

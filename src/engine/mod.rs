@@ -1,0 +1,6 @@
+//! Sessions: the timeline of steps and its branches ([`session::Session`], synchronous), the
+//! thread that owns it ([`worker`]), and the messages the UI exchanges with it ([`protocol`]).
+
+pub mod protocol;
+pub mod session;
+pub mod worker;

@@ -1,0 +1,468 @@
+//! The synchronous core: one model, one prompt, a tree of timelines (branches), the sampler.
+//!
+//! The cache always holds a prefix of the current timeline's tokens; the logits for the next
+//! token are computed lazily by running whatever the cache lacks. Every step keeps its raw
+//! logits (f16) so knobs can be re-applied to it later without a model call.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use half::f16;
+
+use crate::decode::config::SamplerConfig;
+use crate::decode::math::log_softmax;
+use crate::decode::sampler::Sampler;
+use crate::decode::stage::History;
+use crate::decode::trace::{Chosen, StepTrace};
+use crate::model::cache::KvCache;
+use crate::model::error::ModelError;
+use crate::model::{ids_tensor, tensor_to_vec, ForwardOptions, Loaded};
+
+use super::protocol::{BranchInfo, ModelInfo, Snapshot, Stats, StepRecord, TemperatureColumn};
+
+/// Temperatures always shown by the temperature panel (the configured one is added).
+pub const SWEEP_TEMPERATURES: [f32; 4] = [0.3, 0.7, 1.0, 1.5];
+
+/// Why the engine could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("end of sequence reached: branch or re-roll to continue")]
+    Finished,
+}
+
+/// One line of the story: the generated tokens after the prompt and how each was chosen.
+#[derive(Clone, Default)]
+struct Timeline {
+    steps: Vec<Arc<StepRecord>>,
+    logits: Vec<Arc<Vec<f16>>>,
+    /// Step at which this timeline departs from the one it was cut from.
+    fork_step: usize,
+}
+
+impl Timeline {
+    fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.steps.iter().map(|s| s.token_id)
+    }
+}
+
+/// A generation session over a loaded model.
+pub struct Session {
+    lm: Loaded,
+    info: Arc<ModelInfo>,
+    cache: KvCache,
+    prompt: String,
+    prompt_ids: Vec<u32>,
+    timelines: Vec<Timeline>,
+    current: usize,
+    sampler: Sampler,
+    /// Logits predicting the token after the current timeline, when computed.
+    pending: Option<Vec<f32>>,
+    pending_forward_ms: f32,
+    /// Decode timings (ms) of recent single-token forwards.
+    recent_ms: Vec<f32>,
+    prefill_ms: f32,
+}
+
+impl Session {
+    /// A session on `prompt` (tokenised now; the model runs at the first step).
+    pub fn new(lm: Loaded, prompt: &str, config: SamplerConfig) -> Result<Self, EngineError> {
+        let sampler = Sampler::new(&config).map_err(EngineError::Invalid)?;
+        let vocab = Arc::new(lm.tok.display_vocab());
+        let cfg = lm.model.config();
+        let info = Arc::new(ModelInfo {
+            name: lm.name(),
+            params: cfg.param_count(),
+            dtype: lm.dtype.name().to_string(),
+            context_len: cfg.context_len,
+            vocab,
+        });
+        let mut s = Session {
+            cache: lm.model.new_cache(),
+            lm,
+            info,
+            prompt: String::new(),
+            prompt_ids: Vec::new(),
+            timelines: vec![Timeline::default()],
+            current: 0,
+            sampler,
+            pending: None,
+            pending_forward_ms: 0.0,
+            recent_ms: Vec::new(),
+            prefill_ms: 0.0,
+        };
+        s.set_prompt(prompt)?;
+        Ok(s)
+    }
+
+    /// The model and tokenizer.
+    pub fn loaded(&self) -> &Loaded {
+        &self.lm
+    }
+
+    /// Static facts about the model.
+    pub fn info(&self) -> Arc<ModelInfo> {
+        self.info.clone()
+    }
+
+    /// Prompt token ids.
+    pub fn prompt_ids(&self) -> &[u32] {
+        &self.prompt_ids
+    }
+
+    /// The knobs in force.
+    pub fn config(&self) -> &SamplerConfig {
+        self.sampler.config()
+    }
+
+    /// Steps of the current timeline.
+    pub fn steps(&self) -> &[Arc<StepRecord>] {
+        &self.timelines[self.current].steps
+    }
+
+    /// Milliseconds the prompt's forward took (0 before the first step).
+    pub fn prefill_ms(&self) -> f32 {
+        self.prefill_ms
+    }
+
+    /// Median milliseconds of the recent single-token forwards.
+    pub fn decode_ms_per_token(&self) -> f32 {
+        median(&self.recent_ms)
+    }
+
+    /// Whether the last generated token ends the sequence.
+    pub fn finished(&self) -> bool {
+        self.steps()
+            .last()
+            .is_some_and(|s| self.lm.model.config().eos_ids.contains(&s.token_id))
+    }
+
+    /// Replaces the prompt and starts over with a single empty timeline.
+    pub fn set_prompt(&mut self, prompt: &str) -> Result<(), EngineError> {
+        if prompt.is_empty() {
+            return Err(EngineError::Invalid("the prompt is empty".into()));
+        }
+        let ids = self.lm.tok.encode(prompt)?;
+        if ids.is_empty() {
+            return Err(EngineError::Invalid("the prompt has no tokens".into()));
+        }
+        let ctx = self.lm.model.config().context_len;
+        if ids.len() >= ctx {
+            return Err(EngineError::Model(ModelError::ContextFull {
+                needed: ids.len() + 1,
+                context: ctx,
+            }));
+        }
+        self.prompt = prompt.to_string();
+        self.prompt_ids = ids;
+        self.timelines = vec![Timeline::default()];
+        self.current = 0;
+        self.cache = self.lm.model.new_cache();
+        self.pending = None;
+        self.sampler.seek(0);
+        Ok(())
+    }
+
+    /// New knobs for the steps to come.
+    pub fn set_config(&mut self, config: SamplerConfig) -> Result<(), EngineError> {
+        let mut sampler = Sampler::new(&config).map_err(EngineError::Invalid)?;
+        sampler.seek(self.steps().len() as u64);
+        self.sampler = sampler;
+        Ok(())
+    }
+
+    /// All token ids of the current timeline (prompt then generated).
+    pub fn tokens(&self) -> Vec<u32> {
+        let mut t = self.prompt_ids.clone();
+        t.extend(self.timelines[self.current].ids());
+        t
+    }
+
+    /// Makes sure the logits after the current timeline are computed.
+    fn ensure_pending(&mut self) -> Result<(), EngineError> {
+        if self.pending.is_some() {
+            return Ok(());
+        }
+        let tokens = self.tokens();
+        let have = self.cache.len();
+        let todo = &tokens[have..];
+        let t0 = Instant::now();
+        let out =
+            self.lm
+                .model
+                .forward(&ids_tensor(&[todo]), &mut self.cache, ForwardOptions::LAST)?;
+        let logits = tensor_to_vec(&out.logits.get(0));
+        let ms = t0.elapsed().as_secs_f32() * 1e3;
+        if have == 0 {
+            self.prefill_ms = ms;
+        } else if todo.len() == 1 {
+            self.recent_ms.push(ms);
+            if self.recent_ms.len() > 64 {
+                self.recent_ms.remove(0);
+            }
+        }
+        self.pending_forward_ms = ms;
+        self.pending = Some(logits);
+        Ok(())
+    }
+
+    /// Generates one token with the current knobs.
+    pub fn step(&mut self) -> Result<Arc<StepRecord>, EngineError> {
+        if self.finished() {
+            return Err(EngineError::Finished);
+        }
+        self.ensure_pending()?;
+        let logits = self.pending.take().unwrap_or_default();
+        let tokens = self.tokens();
+        let history = History::new(&tokens, self.prompt_ids.len());
+        self.sampler.seek(self.steps().len() as u64);
+        let trace = self
+            .sampler
+            .step(&logits, history)
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let record = self.record(trace, &logits, self.sampler.config().clone());
+        let tl = &mut self.timelines[self.current];
+        tl.steps.push(record.clone());
+        tl.logits.push(Arc::new(to_f16(&logits)));
+        Ok(record)
+    }
+
+    fn record(&self, trace: StepTrace, logits: &[f32], config: SamplerConfig) -> Arc<StepRecord> {
+        let id = trace.chosen.id;
+        Arc::new(StepRecord {
+            index: self.steps().len(),
+            token_id: id,
+            text: self
+                .info
+                .vocab
+                .get(id as usize)
+                .cloned()
+                .unwrap_or_default(),
+            temperature_sweep: temperature_sweep(logits, &trace, config.temperature),
+            trace,
+            config,
+            forward_ms: self.pending_forward_ms,
+        })
+    }
+
+    /// The raw logits and history of step `step` of the current timeline.
+    fn cached(&self, step: usize) -> Result<(Vec<f32>, Vec<u32>), EngineError> {
+        let tl = &self.timelines[self.current];
+        let logits = tl
+            .logits
+            .get(step)
+            .ok_or_else(|| EngineError::Invalid(format!("no step {step}")))?;
+        let mut history = self.prompt_ids.clone();
+        history.extend(tl.ids().take(step));
+        Ok((logits.iter().map(|x| x.to_f32()).collect(), history))
+    }
+
+    /// Step `step` re-run through the chain under `config` (same draw; no model call).
+    pub fn preview(
+        &self,
+        step: usize,
+        config: &SamplerConfig,
+    ) -> Result<Arc<StepRecord>, EngineError> {
+        let sampler = Sampler::new(config).map_err(EngineError::Invalid)?;
+        let (logits, history) = self.cached(step)?;
+        let old = &self.steps()[step];
+        let draw = old
+            .trace
+            .chosen
+            .draw
+            .unwrap_or_else(|| crate::decode::sampler::draw_for(config.seed, step as u64));
+        let trace = sampler
+            .replay(
+                &logits,
+                History::new(&history, self.prompt_ids.len()),
+                Some(draw),
+            )
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let mut rec = (*self.record(trace, &logits, config.clone())).clone();
+        rec.index = step;
+        rec.token_id = old.token_id;
+        rec.text = old.text.clone();
+        rec.forward_ms = old.forward_ms;
+        Ok(Arc::new(rec))
+    }
+
+    /// Takes `token_id` at `step` instead: the old future is kept as a branch, the cache is
+    /// rolled back, and the current timeline continues from the new token.
+    pub fn branch(&mut self, step: usize, token_id: u32) -> Result<(), EngineError> {
+        if token_id as usize >= self.info.vocab.len() {
+            return Err(EngineError::Invalid(format!("no token id {token_id}")));
+        }
+        let (logits, _) = self.cached(step)?;
+        let old = self.timelines[self.current].clone();
+        let mut trace = self.steps()[step].trace.clone();
+        trace.chosen = forced_choice(&logits, &trace, token_id);
+        let mut rec = (*self.record(trace, &logits, self.config().clone())).clone();
+        rec.index = step;
+        rec.forward_ms = old.steps[step].forward_ms;
+        let mut tl = Timeline {
+            steps: old.steps[..step].to_vec(),
+            logits: old.logits[..=step].to_vec(),
+            fork_step: step,
+        };
+        tl.steps.push(Arc::new(rec));
+        self.timelines.push(tl);
+        self.switch_branch(self.timelines.len() - 1)
+    }
+
+    /// Drops the steps from `step` on (kept as a branch) so they can be regenerated.
+    pub fn reroll(&mut self, step: usize) -> Result<usize, EngineError> {
+        let old = self.timelines[self.current].clone();
+        if step >= old.steps.len() {
+            return Ok(0);
+        }
+        let removed = old.steps.len() - step;
+        self.timelines.push(Timeline {
+            steps: old.steps[..step].to_vec(),
+            logits: old.logits[..step].to_vec(),
+            fork_step: step,
+        });
+        self.switch_branch(self.timelines.len() - 1)?;
+        Ok(removed)
+    }
+
+    /// Makes branch `id` current; the cache keeps the common prefix and recomputes the rest
+    /// lazily.
+    pub fn switch_branch(&mut self, id: usize) -> Result<(), EngineError> {
+        if id >= self.timelines.len() {
+            return Err(EngineError::Invalid(format!("no branch {id}")));
+        }
+        let old = self.tokens();
+        self.current = id;
+        let new = self.tokens();
+        let common = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
+        // The cache must not hold the last token: its logits come from running it.
+        let keep = common.min(new.len().saturating_sub(1));
+        if self.cache.len() > keep {
+            self.cache.truncate(keep);
+        }
+        self.pending = None;
+        self.sampler.seek(self.steps().len() as u64);
+        Ok(())
+    }
+
+    /// Owned view of the whole state for the UI.
+    pub fn snapshot(&self) -> Snapshot {
+        let branches = self
+            .timelines
+            .iter()
+            .enumerate()
+            .map(|(id, t)| BranchInfo {
+                id,
+                fork_step: t.fork_step,
+                len: t.steps.len(),
+                preview: t.steps[t.fork_step.min(t.steps.len())..]
+                    .iter()
+                    .take(8)
+                    .map(|s| s.text.as_str())
+                    .collect(),
+            })
+            .collect();
+        let ms = self.decode_ms_per_token();
+        Snapshot {
+            prompt: self.prompt.clone(),
+            prompt_tokens: self
+                .prompt_ids
+                .iter()
+                .map(|&i| {
+                    (
+                        i,
+                        self.info.vocab.get(i as usize).cloned().unwrap_or_default(),
+                    )
+                })
+                .collect(),
+            steps: self.steps().to_vec(),
+            branches,
+            current_branch: self.current,
+            config: self.config().clone(),
+            stats: Stats {
+                ms_per_token: ms,
+                tokens_per_s: if ms > 0.0 { 1000.0 / ms } else { 0.0 },
+                kv_cache_bytes: self.cache.bytes(),
+                context_used: self.prompt_ids.len() + self.steps().len(),
+            },
+            playing: false,
+            finished: self.finished(),
+        }
+    }
+}
+
+/// The choice record for a token the user picked by hand.
+fn forced_choice(logits: &[f32], trace: &StepTrace, id: u32) -> Chosen {
+    let lp = log_softmax(logits);
+    let raw = lp.get(id as usize).map_or(0.0, |x| x.exp());
+    let rank = logits
+        .iter()
+        .filter(|&&l| {
+            l > logits
+                .get(id as usize)
+                .copied()
+                .unwrap_or(f32::NEG_INFINITY)
+        })
+        .count();
+    let final_prob = trace
+        .candidates
+        .iter()
+        .find(|c| c.id == id)
+        .map_or(0.0, |c| c.final_p);
+    Chosen {
+        id,
+        raw_prob: raw,
+        final_prob,
+        rank,
+        draw: None,
+    }
+}
+
+/// Probabilities of the traced candidates under each sweep temperature (full-vocabulary
+/// softmax).
+pub fn temperature_sweep(
+    logits: &[f32],
+    trace: &StepTrace,
+    current: f32,
+) -> Vec<TemperatureColumn> {
+    let mut temps = SWEEP_TEMPERATURES.to_vec();
+    if current > 0.0 && !temps.iter().any(|&t| (t - current).abs() < 1e-6) {
+        temps.push(current);
+    }
+    temps
+        .into_iter()
+        .map(|t| {
+            let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let z: f64 = logits
+                .iter()
+                .filter(|l| l.is_finite())
+                .map(|&l| (((l - max) / t) as f64).exp())
+                .sum();
+            let probs = trace
+                .candidates
+                .iter()
+                .map(|c| ((((c.logit - max) / t) as f64).exp() / z) as f32)
+                .collect();
+            TemperatureColumn {
+                temperature: t,
+                probs,
+            }
+        })
+        .collect()
+}
+
+fn to_f16(v: &[f32]) -> Vec<f16> {
+    v.iter().map(|&x| f16::from_f32(x)).collect()
+}
+
+fn median(v: &[f32]) -> f32 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f32::total_cmp);
+    s[s.len() / 2]
+}

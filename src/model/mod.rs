@@ -1,0 +1,255 @@
+//! The model side (tch): file formats, tokenizers, architectures and the KV cache.
+//!
+//! The cache is a value passed to `forward`, never a field of the model, so beams and
+//! two-model methods can keep several caches per model.
+
+pub mod cache;
+pub mod config;
+pub mod detok;
+pub mod error;
+pub mod gguf;
+pub mod gpt2;
+pub mod llama;
+mod ops;
+pub mod quant;
+pub mod tokenizer;
+pub mod weights;
+
+use std::path::{Path, PathBuf};
+
+use tch::{Kind, Tensor};
+
+use cache::KvCache;
+use config::{Arch, ModelConfig};
+use error::ModelError;
+use gguf::GgufFile;
+use tokenizer::Tok;
+use weights::Weights;
+
+/// File name of the default model, installed by `scripts/setup.sh`.
+pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+
+/// Which positions' logits a forward returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogitsWanted {
+    /// Only the last position: `[batch, vocab]`.
+    Last,
+    /// Every position (teacher forcing): `[batch, T, vocab]`.
+    All,
+}
+
+/// Options of one forward pass.
+#[derive(Debug, Clone, Copy)]
+pub struct ForwardOptions {
+    pub logits: LogitsWanted,
+    /// Return the attention probabilities of every layer.
+    pub capture_attention: bool,
+}
+
+impl ForwardOptions {
+    /// Last-position logits, no attention capture.
+    pub const LAST: ForwardOptions = ForwardOptions {
+        logits: LogitsWanted::Last,
+        capture_attention: false,
+    };
+    /// Logits at every position, no attention capture.
+    pub const ALL: ForwardOptions = ForwardOptions {
+        logits: LogitsWanted::All,
+        capture_attention: false,
+    };
+}
+
+/// What a forward pass returns.
+pub struct ForwardOutput {
+    /// f32 logits, shaped per [`LogitsWanted`].
+    pub logits: Tensor,
+    /// Per layer `[batch, heads, T, slots]` attention probabilities (f32), when captured.
+    pub attentions: Vec<Tensor>,
+}
+
+/// Compute precision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dtype {
+    F32,
+    Bf16,
+}
+
+impl Dtype {
+    fn kind(self) -> Kind {
+        match self {
+            Dtype::F32 => Kind::Float,
+            Dtype::Bf16 => Kind::BFloat16,
+        }
+    }
+
+    /// Lower-case name (`f32`, `bf16`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F32 => "f32",
+            Dtype::Bf16 => "bf16",
+        }
+    }
+}
+
+/// A causal language model of one of the supported architectures.
+pub enum Model {
+    Llama(llama::Llama),
+    Gpt2(gpt2::Gpt2),
+}
+
+impl Model {
+    /// The model's hyper-parameters.
+    pub fn config(&self) -> &ModelConfig {
+        match self {
+            Model::Llama(m) => m.config(),
+            Model::Gpt2(m) => m.config(),
+        }
+    }
+
+    /// An empty KV cache for this model.
+    pub fn new_cache(&self) -> KvCache {
+        KvCache::new(self.config().layers)
+    }
+
+    /// Runs `tokens` (`[batch, T]` int64) after what `cache` holds, appending to it.
+    /// Fails, without touching the cache, when the context would overflow.
+    pub fn forward(
+        &self,
+        tokens: &Tensor,
+        cache: &mut KvCache,
+        opts: ForwardOptions,
+    ) -> Result<ForwardOutput, ModelError> {
+        let t = tokens.size().get(1).copied().unwrap_or(0) as usize;
+        let ctx = self.config().context_len;
+        if t == 0 {
+            return Err(ModelError::Other(
+                "nothing to run: empty token sequence".into(),
+            ));
+        }
+        if cache.next_position() + t > ctx {
+            return Err(ModelError::ContextFull {
+                needed: cache.next_position() + t,
+                context: ctx,
+            });
+        }
+        let _guard = tch::no_grad_guard();
+        Ok(match self {
+            Model::Llama(m) => m.forward(tokens, cache, opts),
+            Model::Gpt2(m) => m.forward(tokens, cache, opts),
+        })
+    }
+
+    /// Convenience: one sequence of ids after `cache`; returns the last position's logits.
+    pub fn next_logits(&self, ids: &[u32], cache: &mut KvCache) -> Result<Vec<f32>, ModelError> {
+        let out = self.forward(&ids_tensor(&[ids]), cache, ForwardOptions::LAST)?;
+        Ok(tensor_to_vec(&out.logits.get(0)))
+    }
+}
+
+/// `[batch, T]` int64 tensor of token ids (all rows the same length).
+pub fn ids_tensor(rows: &[&[u32]]) -> Tensor {
+    let t = rows.first().map_or(0, |r| r.len()) as i64;
+    let flat: Vec<i64> = rows
+        .iter()
+        .flat_map(|r| r.iter().map(|&i| i as i64))
+        .collect();
+    Tensor::from_slice(&flat).view([rows.len() as i64, t])
+}
+
+/// Copies a float tensor to a `Vec<f32>` (flattened).
+pub fn tensor_to_vec(t: &Tensor) -> Vec<f32> {
+    let t = t.to_kind(Kind::Float).contiguous().view([-1]);
+    Vec::<f32>::try_from(&t).unwrap_or_default()
+}
+
+/// A model with its tokenizer.
+pub struct Loaded {
+    pub model: Model,
+    pub tok: Tok,
+    pub path: PathBuf,
+    pub dtype: Dtype,
+}
+
+impl Loaded {
+    /// A short display name (the file or directory name).
+    pub fn name(&self) -> String {
+        config::file_stem(&self.path)
+    }
+}
+
+/// Where the default model is looked for: `$LOGITSCOPE_MODEL`, the repository's `models/`,
+/// then the set-up cache.
+pub fn default_model_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("LOGITSCOPE_MODEL") {
+        return PathBuf::from(p);
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(DEFAULT_MODEL_FILE);
+    if repo.exists() {
+        return repo;
+    }
+    let cache = std::env::var_os("LOGITSCOPE_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .map(|c| c.join("logitscope"))
+        });
+    match cache {
+        Some(c) if c.join("models").join(DEFAULT_MODEL_FILE).exists() => {
+            c.join("models").join(DEFAULT_MODEL_FILE)
+        }
+        _ => repo,
+    }
+}
+
+/// Loads a GGUF file or a Hugging Face directory (`config.json`, `*.safetensors`,
+/// `tokenizer.json`). `progress` receives a fraction and a message.
+pub fn load(
+    path: &Path,
+    dtype: Dtype,
+    progress: &mut dyn FnMut(f32, &str),
+) -> Result<Loaded, ModelError> {
+    let io = |e: std::io::Error| ModelError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    let kind = dtype.kind();
+    let (model, tok) = if meta.is_dir() {
+        let cfg_path = path.join("config.json");
+        let text = std::fs::read_to_string(&cfg_path).map_err(|e| ModelError::Io {
+            path: cfg_path.to_path_buf(),
+            source: e,
+        })?;
+        let cfg = ModelConfig::from_hf_json(&text, &cfg_path, config::file_stem(path))?;
+        let tok = Tok::from_file(&path.join("tokenizer.json"))?;
+        progress(0.1, "reading safetensors");
+        let files = Weights::safetensors_files(path)?;
+        let w = Weights::from_safetensors(&files)?;
+        progress(0.8, "building model");
+        (build(cfg, w, kind)?, tok)
+    } else {
+        let g = GgufFile::open(path)?;
+        let cfg = ModelConfig::from_gguf(&g, path)?;
+        let tok = Tok::from_gguf(&g, path)?;
+        let w = Weights::from_gguf(&g, &cfg, &mut |f| progress(0.9 * f, "dequantizing weights"))?;
+        (build(cfg, w, kind)?, tok)
+    };
+    progress(1.0, "ready");
+    Ok(Loaded {
+        model,
+        tok,
+        path: path.to_path_buf(),
+        dtype,
+    })
+}
+
+fn build(cfg: ModelConfig, w: Weights, kind: Kind) -> Result<Model, ModelError> {
+    Ok(match cfg.arch {
+        Arch::Llama => Model::Llama(llama::Llama::new(cfg, w, kind)?),
+        Arch::Gpt2 => Model::Gpt2(gpt2::Gpt2::new(cfg, w, kind)?),
+    })
+}

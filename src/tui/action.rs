@@ -1,0 +1,72 @@
+//! Everything that can happen to the UI, as one enum: keys and mouse map to it (see
+//! [`crate::tui::keymap`]), engine events arrive wrapped in it, and [`crate::tui::update`]
+//! applies it.
+
+use crate::engine::protocol::Event;
+use crate::tui::input::TextEdit;
+
+/// One thing that happened.
+// Engine events (snapshots) are large; each is moved once, so boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// A message from the engine thread.
+    Engine(Event),
+    /// Generate one token.
+    Step,
+    /// Start or stop autoplay.
+    ToggleAutoplay,
+    /// Select the previous / next generated step.
+    SelectPrev,
+    SelectNext,
+    /// Select the first / last generated step.
+    SelectFirst,
+    SelectLast,
+    /// Select a step by index (mouse).
+    SelectStep(usize),
+    /// Move the candidate highlight by this many rows.
+    MoveCandidate(i32),
+    /// Highlight a candidate by its index in the step's trace (mouse).
+    HighlightCandidate(usize),
+    /// Branch: take the highlighted candidate at the selected step.
+    TakeCandidate,
+    /// Regenerate from the selected step.
+    Reroll,
+    /// Move keyboard focus between the main panels and the knob panel.
+    ToggleFocus,
+    /// Move the knob selection by this many rows.
+    MoveKnob(i32),
+    /// Select a knob by its row (mouse).
+    SelectKnob(usize),
+    /// Step the selected knob up (+1) or down (-1).
+    AdjustKnob(i32),
+    /// Select a knob and step it (mouse wheel).
+    ScrollKnob {
+        knob: usize,
+        dir: i32,
+    },
+    /// Switch the selected knob off or back on.
+    ToggleKnob,
+    /// Cycle the transcript tint: probability, entropy, rank.
+    ToggleTint,
+    /// Show or hide the key map.
+    ToggleHelp,
+    /// Open the branch list.
+    OpenBranches,
+    /// Move the branch list selection.
+    MoveBranch(i32),
+    /// Open the prompt editor.
+    EditPrompt,
+    /// Edit the prompt editor's text.
+    Edit(TextEdit),
+    /// Enter in a popup: switch branch, submit the prompt, close help.
+    Confirm,
+    /// Esc: close the popup.
+    Cancel,
+    /// Leave the program.
+    Quit,
+    /// The terminal was resized.
+    Resize,
+    /// End of an event-loop turn: flush the collapsed knob change.
+    Frame,
+}

@@ -1,0 +1,170 @@
+//! The UI's whole state. Changed only by [`crate::tui::update`]; read by the view builders.
+
+use std::sync::Arc;
+
+use ratatui::layout::Rect;
+
+use crate::decode::config::SamplerConfig;
+use crate::decode::trace::StepTrace;
+use crate::engine::protocol::{ModelInfo, Snapshot, StepRecord};
+use crate::tui::input::TextInput;
+use crate::tui::knob::Knob;
+use crate::tui::wrap::Wrap;
+
+/// Which panel group the arrow keys drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Focus {
+    /// Transcript and distribution: ←/→ select steps, ↑/↓ move the candidate highlight.
+    #[default]
+    Main,
+    /// Knob panel: ↑/↓ select a knob, ←/→ adjust it.
+    Knobs,
+}
+
+/// What the transcript's token tint encodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TintMode {
+    /// The chosen token's raw probability.
+    #[default]
+    Probability,
+    /// The entropy of the raw distribution at the step (low = confident).
+    Entropy,
+    /// The chosen token's raw rank.
+    Rank,
+}
+
+impl TintMode {
+    /// The next mode in the `t` cycle.
+    pub fn next(self) -> Self {
+        match self {
+            TintMode::Probability => TintMode::Entropy,
+            TintMode::Entropy => TintMode::Rank,
+            TintMode::Rank => TintMode::Probability,
+        }
+    }
+
+    /// Short name for the transcript title.
+    pub fn label(self) -> &'static str {
+        match self {
+            TintMode::Probability => "probability",
+            TintMode::Entropy => "entropy",
+            TintMode::Rank => "rank",
+        }
+    }
+}
+
+/// The popup on top of the main screen, if any.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Popup {
+    #[default]
+    None,
+    Help,
+    /// The branch list with its selected row.
+    Branches {
+        selected: usize,
+    },
+    /// The prompt editor.
+    Prompt(TextInput),
+}
+
+/// A line for the status bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub text: String,
+    pub error: bool,
+}
+
+/// What the mouse can hit, recorded by the last draw.
+#[derive(Debug, Clone, Default)]
+pub struct Hits {
+    /// The transcript's text area.
+    pub transcript: Rect,
+    /// The distribution panel and its candidate rows (row, candidate index).
+    pub distribution: Rect,
+    pub candidates: Vec<(u16, usize)>,
+    /// The knob panel's rows (first row y; row i is knob i).
+    pub knobs: Rect,
+}
+
+/// The UI state.
+#[derive(Debug, Clone, Default)]
+pub struct App {
+    pub info: Option<Arc<ModelInfo>>,
+    /// Loading progress and message, until the model is loaded.
+    pub loading: Option<(f32, String)>,
+    pub snapshot: Snapshot,
+    /// Bumped on every timeline change (keys the transcript layout cache).
+    pub version: u64,
+    /// The selected generated step.
+    pub selected: Option<usize>,
+    /// Whether the selection follows the newest step.
+    pub follow: bool,
+    /// Highlighted candidate: index into the shown trace's candidates.
+    pub highlight: usize,
+    /// The selected step re-run under the current knobs.
+    pub preview: Option<Arc<StepRecord>>,
+    /// The knobs as the user set them.
+    pub config: SamplerConfig,
+    /// The last config sent, until a snapshot confirms it.
+    pub awaiting: Option<SamplerConfig>,
+    /// A knob change (or selection change) waiting to be sent at the end of the frame.
+    pub knobs_dirty: bool,
+    /// Selected row of the knob panel.
+    pub knob: usize,
+    /// Value each optional knob had when it was switched off.
+    pub knob_memory: [Option<f32>; Knob::ALL.len()],
+    pub focus: Focus,
+    pub popup: Popup,
+    pub tint: TintMode,
+    pub message: Option<Message>,
+    /// Start autoplay once the model has loaded.
+    pub autoplay_on_load: bool,
+    pub quit: bool,
+    pub transcript: Wrap,
+    pub hits: Hits,
+}
+
+impl App {
+    /// A fresh UI state.
+    pub fn new(tint: TintMode, autoplay_on_load: bool) -> Self {
+        Self {
+            follow: true,
+            tint,
+            autoplay_on_load,
+            ..Self::default()
+        }
+    }
+
+    /// The selected step's record.
+    pub fn selected_record(&self) -> Option<&Arc<StepRecord>> {
+        self.selected.and_then(|i| self.snapshot.steps.get(i))
+    }
+
+    /// The record the distribution and temperature panels show: the preview of the selected
+    /// step when there is one, else the step itself; `true` when it is the preview.
+    pub fn shown_record(&self) -> Option<(&Arc<StepRecord>, bool)> {
+        let record = self.selected_record()?;
+        match &self.preview {
+            Some(p) if p.index == record.index && p.token_id == record.token_id => Some((p, true)),
+            _ => Some((record, false)),
+        }
+    }
+
+    /// The shown step's trace.
+    pub fn shown_trace(&self) -> Option<&StepTrace> {
+        self.shown_record().map(|(r, _)| &r.trace)
+    }
+
+    /// The selected knob.
+    pub fn selected_knob(&self) -> Knob {
+        Knob::ALL[self.knob.min(Knob::ALL.len() - 1)]
+    }
+
+    /// Display text of a token id.
+    pub fn token_text(&self, id: u32) -> &str {
+        self.info
+            .as_ref()
+            .and_then(|i| i.vocab.get(id as usize))
+            .map_or("?", |s| s.as_str())
+    }
+}

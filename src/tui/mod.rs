@@ -1,0 +1,103 @@
+//! The terminal UI: an Elm-style app (one [`Action`] enum, a pure [`update`], views built from
+//! [`App`]) talking to the engine thread through an [`EngineHandle`].
+
+pub mod action;
+pub mod app;
+pub mod bench;
+pub mod event_loop;
+pub mod input;
+pub mod keymap;
+pub mod knob;
+pub mod session;
+pub mod synthetic;
+pub mod text;
+pub mod theme;
+pub mod ui;
+pub mod update;
+pub mod widgets;
+pub mod wrap;
+
+use std::io::{stdout, Stdout};
+use std::panic::{self, PanicHookInfo};
+use std::sync::Arc;
+
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::execute;
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+
+pub use action::Action;
+pub use app::{App, TintMode};
+pub use session::RecordedSession;
+pub use update::update;
+
+use crate::engine::protocol::{Command, EngineHandle};
+
+/// How the UI starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TuiOptions {
+    /// Capture the mouse (click to select, wheel to adjust); off leaves terminal selection.
+    pub mouse: bool,
+    /// Start autoplay as soon as the model has loaded.
+    pub autoplay: bool,
+    /// Initial transcript tint.
+    pub tint: TintMode,
+}
+
+impl Default for TuiOptions {
+    fn default() -> Self {
+        Self {
+            mouse: true,
+            autoplay: false,
+            tint: TintMode::Probability,
+        }
+    }
+}
+
+type PanicHook = Box<dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static>;
+
+/// Run the UI on the current terminal until the user quits; sends [`Command::Quit`] on exit.
+/// The terminal is restored on return, on error and on panic.
+pub fn run(handle: EngineHandle, opts: TuiOptions) -> color_eyre::Result<()> {
+    // Already installed by the binary is fine.
+    let _ = color_eyre::install();
+    let previous: Arc<PanicHook> = Arc::new(panic::take_hook());
+    let chained = Arc::clone(&previous);
+    panic::set_hook(Box::new(move |info| {
+        restore(opts.mouse);
+        chained(info);
+    }));
+    let mut app = App::new(opts.tint, opts.autoplay);
+    let result = setup(opts.mouse)
+        .and_then(|mut terminal| event_loop::run_loop(&mut terminal, &mut app, &handle));
+    restore(opts.mouse);
+    let _ = panic::take_hook();
+    panic::set_hook(Box::new(move |info| previous(info)));
+    if !app.quit {
+        // The loop failed: stop the engine anyway.
+        let _ = handle.commands.send(Command::Quit);
+    }
+    result
+}
+
+fn setup(mouse: bool) -> color_eyre::Result<Terminal<CrosstermBackend<Stdout>>> {
+    enable_raw_mode()?;
+    let mut out = stdout();
+    execute!(out, EnterAlternateScreen)?;
+    if mouse {
+        execute!(out, EnableMouseCapture)?;
+    }
+    Ok(Terminal::new(CrosstermBackend::new(out))?)
+}
+
+fn restore(mouse: bool) {
+    let mut out = stdout();
+    if mouse {
+        let _ = execute!(out, DisableMouseCapture);
+    }
+    let _ = execute!(out, LeaveAlternateScreen, crossterm::cursor::Show);
+    let _ = disable_raw_mode();
+}

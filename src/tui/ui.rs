@@ -1,0 +1,124 @@
+//! `draw`: lays out the screen, builds each panel's view from the app and renders it, and
+//! records where things are for the mouse.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::Frame;
+
+use crate::tui::app::{App, Hits, Popup};
+use crate::tui::widgets::branches::branches_view;
+use crate::tui::widgets::distribution::{distribution_view, DistLine};
+use crate::tui::widgets::help::HelpView;
+use crate::tui::widgets::knobs::knobs_view;
+use crate::tui::widgets::loading::loading_view;
+use crate::tui::widgets::prompt::prompt_view;
+use crate::tui::widgets::status::status_view;
+use crate::tui::widgets::temperature::temperature_view;
+use crate::tui::widgets::too_small::TooSmallView;
+use crate::tui::widgets::transcript::transcript_view;
+
+/// The smallest terminal the main screen is drawn in.
+pub const MIN_SIZE: (u16, u16) = (80, 24);
+/// Width of the knob panel.
+const KNOBS_WIDTH: u16 = 34;
+
+/// The panels' areas for a terminal of `area`.
+pub struct Panels {
+    pub transcript: Rect,
+    pub distribution: Rect,
+    pub temperature: Rect,
+    pub knobs: Rect,
+    pub status: Rect,
+}
+
+impl Panels {
+    /// Split the screen: transcript on top, distribution over temperature beside the knobs,
+    /// status bar at the bottom.
+    pub fn new(area: Rect) -> Self {
+        let [main, status] =
+            Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
+        let top = (main.height * 3 / 10).max(6);
+        let [transcript, bottom] =
+            Layout::vertical([Constraint::Length(top), Constraint::Min(0)]).areas(main);
+        let [left, knobs] =
+            Layout::horizontal([Constraint::Min(0), Constraint::Length(KNOBS_WIDTH)]).areas(bottom);
+        let [distribution, temperature] =
+            Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(left);
+        Self {
+            transcript,
+            distribution,
+            temperature,
+            knobs,
+            status,
+        }
+    }
+}
+
+/// Draw the whole screen for `app`, updating its transcript layout and mouse regions.
+pub fn draw(frame: &mut Frame, app: &mut App) {
+    let area = frame.area();
+    app.hits = Hits::default();
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        let view = TooSmallView {
+            size: (area.width, area.height),
+            min: MIN_SIZE,
+        };
+        frame.render_widget(&view, area);
+        return;
+    }
+    if app.info.is_none() {
+        frame.render_widget(&loading_view(app), area);
+        return;
+    }
+    let p = Panels::new(area);
+    draw_transcript(frame, app, p.transcript);
+    draw_distribution(frame, app, p.distribution);
+    let temp_rows = p.temperature.height.saturating_sub(3) as usize;
+    frame.render_widget(&temperature_view(app, temp_rows), p.temperature);
+    frame.render_widget(&knobs_view(app), p.knobs);
+    app.hits.knobs = inner(p.knobs);
+    frame.render_widget(&status_view(app), p.status);
+    match &app.popup {
+        Popup::None => {}
+        Popup::Help => frame.render_widget(&HelpView, area),
+        Popup::Branches { .. } => {
+            if let Some(view) = branches_view(app) {
+                frame.render_widget(&view, area);
+            }
+        }
+        Popup::Prompt(_) => {
+            if let Some(view) = prompt_view(app) {
+                frame.render_widget(&view, area);
+            }
+        }
+    }
+}
+
+fn draw_transcript(frame: &mut Frame, app: &mut App, area: Rect) {
+    let text = inner(area);
+    app.transcript
+        .ensure(&app.snapshot, app.version, text.width);
+    app.transcript.scroll_to(app.selected, text.height as usize);
+    frame.render_widget(&transcript_view(app, text.height as usize), area);
+    app.hits.transcript = text;
+}
+
+fn draw_distribution(frame: &mut Frame, app: &mut App, area: Rect) {
+    let list = inner(area);
+    let view = distribution_view(app, list.height.saturating_sub(2) as usize);
+    frame.render_widget(&view, area);
+    app.hits.distribution = list;
+    app.hits.candidates = view
+        .lines
+        .iter()
+        .enumerate()
+        .filter_map(|(row, line)| match line {
+            DistLine::Candidate(c) => Some((list.y + 1 + row as u16, c.index)),
+            DistLine::Marker(_) => None,
+        })
+        .collect();
+}
+
+/// The area inside a bordered block.
+fn inner(area: Rect) -> Rect {
+    area.inner(ratatui::layout::Margin::new(1, 1))
+}

@@ -1,0 +1,261 @@
+//! `update`: the one place the UI state changes. Pure: it returns the engine commands to send.
+
+use crate::decode::config::SamplerConfig;
+use crate::engine::protocol::{Command, Event, Snapshot};
+use crate::tui::action::Action;
+use crate::tui::app::{App, Focus, Message, Popup};
+use crate::tui::input::TextInput;
+use crate::tui::knob::Knob;
+
+/// Apply `action` to `app`; returns the commands for the engine, in order.
+pub fn update(app: &mut App, action: Action) -> Vec<Command> {
+    if !matches!(action, Action::Engine(_) | Action::Frame | Action::Resize) {
+        app.message = None;
+    }
+    match action {
+        Action::Engine(event) => return engine_event(app, event),
+        Action::Step => {
+            app.follow = true;
+            return vec![Command::Step];
+        }
+        Action::ToggleAutoplay => {
+            app.snapshot.playing = !app.snapshot.playing;
+            app.follow |= app.snapshot.playing;
+            return vec![Command::Autoplay(app.snapshot.playing)];
+        }
+        Action::SelectPrev => move_selection(app, |i, _| i.saturating_sub(1)),
+        Action::SelectNext => move_selection(app, |i, n| (i + 1).min(n - 1)),
+        Action::SelectFirst => move_selection(app, |_, _| 0),
+        Action::SelectLast => move_selection(app, |_, n| n - 1),
+        Action::SelectStep(step) => {
+            app.focus = Focus::Main;
+            move_selection(app, |_, n| step.min(n - 1));
+        }
+        Action::MoveCandidate(delta) => {
+            let n = app.shown_trace().map_or(0, |t| t.candidates.len());
+            app.highlight =
+                (app.highlight as i64 + delta as i64).clamp(0, n.max(1) as i64 - 1) as usize;
+        }
+        Action::HighlightCandidate(i) => {
+            app.focus = Focus::Main;
+            app.highlight = i;
+        }
+        Action::TakeCandidate => return take_candidate(app),
+        Action::Reroll => {
+            if let Some(step) = app.selected {
+                app.follow = true;
+                app.preview = None;
+                return vec![Command::Reroll { step }];
+            }
+        }
+        Action::ToggleFocus => {
+            app.focus = match app.focus {
+                Focus::Main => Focus::Knobs,
+                Focus::Knobs => Focus::Main,
+            }
+        }
+        Action::MoveKnob(delta) => {
+            app.focus = Focus::Knobs;
+            app.knob =
+                (app.knob as i64 + delta as i64).clamp(0, Knob::ALL.len() as i64 - 1) as usize;
+        }
+        Action::SelectKnob(i) => {
+            app.focus = Focus::Knobs;
+            app.knob = i.min(Knob::ALL.len() - 1);
+        }
+        Action::AdjustKnob(dir) => adjust_knob(app, dir),
+        Action::ScrollKnob { knob, dir } => {
+            app.knob = knob.min(Knob::ALL.len() - 1);
+            adjust_knob(app, dir);
+        }
+        Action::ToggleKnob => {
+            let knob = app.selected_knob();
+            let mut config = app.config.clone();
+            let off = knob.toggle(&mut config, app.knob_memory[app.knob]);
+            if off.is_some() {
+                app.knob_memory[app.knob] = off;
+            }
+            set_config(app, config);
+        }
+        Action::ToggleTint => app.tint = app.tint.next(),
+        Action::ToggleHelp => {
+            app.popup = match app.popup {
+                Popup::Help => Popup::None,
+                _ => Popup::Help,
+            }
+        }
+        Action::OpenBranches => {
+            let selected = app
+                .snapshot
+                .branches
+                .iter()
+                .position(|b| b.id == app.snapshot.current_branch)
+                .unwrap_or(0);
+            app.popup = Popup::Branches { selected };
+        }
+        Action::MoveBranch(delta) => {
+            let n = app.snapshot.branches.len().max(1) as i64;
+            if let Popup::Branches { selected } = &mut app.popup {
+                *selected = (*selected as i64 + delta as i64).clamp(0, n - 1) as usize;
+            }
+        }
+        Action::EditPrompt => app.popup = Popup::Prompt(TextInput::new(&app.snapshot.prompt)),
+        Action::Edit(edit) => {
+            if let Popup::Prompt(input) = &mut app.popup {
+                input.apply(edit);
+            }
+        }
+        Action::Confirm => return confirm(app),
+        Action::Cancel => app.popup = Popup::None,
+        Action::Quit => {
+            app.quit = true;
+            return vec![Command::Quit];
+        }
+        Action::Resize => {}
+        Action::Frame => {
+            if std::mem::take(&mut app.knobs_dirty) {
+                app.awaiting = Some(app.config.clone());
+                return vec![Command::SetKnobs {
+                    config: app.config.clone(),
+                    preview_step: app.selected,
+                }];
+            }
+        }
+    }
+    Vec::new()
+}
+
+fn engine_event(app: &mut App, event: Event) -> Vec<Command> {
+    match event {
+        Event::Loading { progress, message } => app.loading = Some((progress, message)),
+        Event::Loaded(info) => {
+            app.info = Some(info);
+            app.loading = None;
+            if std::mem::take(&mut app.autoplay_on_load) {
+                app.snapshot.playing = true;
+                return vec![Command::Autoplay(true)];
+            }
+        }
+        Event::Timeline(snapshot) => apply_timeline(app, snapshot),
+        Event::Preview(record) => {
+            if app.snapshot.steps.get(record.index).map(|s| s.token_id) == Some(record.token_id) {
+                app.preview = Some(record);
+            }
+        }
+        Event::Error(text) => app.message = Some(Message { text, error: true }),
+    }
+    Vec::new()
+}
+
+fn apply_timeline(app: &mut App, snapshot: Snapshot) {
+    match &app.awaiting {
+        Some(sent) if *sent == snapshot.config => app.awaiting = None,
+        Some(_) => {}
+        None if !app.knobs_dirty => app.config = snapshot.config.clone(),
+        None => {}
+    }
+    let before = app.selected;
+    app.snapshot = snapshot;
+    app.version += 1;
+    let n = app.snapshot.steps.len();
+    app.selected = match app.selected {
+        _ if n == 0 => None,
+        Some(i) if !app.follow => Some(i.min(n - 1)),
+        _ => Some(n - 1),
+    };
+    if let Some(p) = &app.preview {
+        if app.snapshot.steps.get(p.index).map(|s| s.token_id) != Some(p.token_id) {
+            app.preview = None;
+        }
+    }
+    if app.selected != before {
+        reset_highlight(app);
+    }
+}
+
+/// Change the selection with `f(current, len)`; the selection follows new steps again when
+/// it lands on the newest one.
+fn move_selection(app: &mut App, f: impl Fn(usize, usize) -> usize) {
+    let n = app.snapshot.steps.len();
+    if n == 0 {
+        return;
+    }
+    let next = f(app.selected.unwrap_or(n - 1), n);
+    app.follow = next == n - 1;
+    if app.selected != Some(next) {
+        app.selected = Some(next);
+        reset_highlight(app);
+        let differs = app
+            .selected_record()
+            .is_some_and(|r| r.config != app.config);
+        if differs {
+            app.knobs_dirty = true;
+        }
+    }
+}
+
+/// Put the candidate highlight on the chosen token of the selected step.
+fn reset_highlight(app: &mut App) {
+    app.highlight = app
+        .shown_trace()
+        .and_then(|t| t.candidates.iter().position(|c| c.id == t.chosen.id))
+        .unwrap_or(0);
+}
+
+fn take_candidate(app: &mut App) -> Vec<Command> {
+    let Some((step, trace)) = app.selected.zip(app.shown_trace()) else {
+        return Vec::new();
+    };
+    let Some(candidate) = trace.candidates.get(app.highlight) else {
+        return Vec::new();
+    };
+    if candidate.id == trace.chosen.id {
+        app.message = Some(Message {
+            text: "that is the chosen token: highlight another candidate (↑/↓)".into(),
+            error: false,
+        });
+        return Vec::new();
+    }
+    let token_id = candidate.id;
+    app.follow = true;
+    app.preview = None;
+    vec![Command::Branch { step, token_id }]
+}
+
+fn adjust_knob(app: &mut App, dir: i32) {
+    let mut config = app.config.clone();
+    app.selected_knob().adjust(&mut config, dir);
+    set_config(app, config);
+}
+
+/// Adopt a new knob configuration if it is valid; it is sent at the end of the frame.
+fn set_config(app: &mut App, config: SamplerConfig) {
+    match config.validate() {
+        Err(text) => app.message = Some(Message { text, error: true }),
+        Ok(()) if config != app.config => {
+            app.config = config;
+            app.knobs_dirty = true;
+        }
+        Ok(()) => {}
+    }
+}
+
+fn confirm(app: &mut App) -> Vec<Command> {
+    match std::mem::take(&mut app.popup) {
+        Popup::Branches { selected } => match app.snapshot.branches.get(selected) {
+            Some(b) => {
+                app.preview = None;
+                app.follow = true;
+                vec![Command::SwitchBranch(b.id)]
+            }
+            None => Vec::new(),
+        },
+        Popup::Prompt(input) => {
+            app.preview = None;
+            app.follow = true;
+            app.selected = None;
+            vec![Command::SetPrompt(input.text())]
+        }
+        Popup::Help | Popup::None => Vec::new(),
+    }
+}

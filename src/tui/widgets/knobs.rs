@@ -1,0 +1,88 @@
+//! The knob panel: every sampler knob with its value; the selected one highlighted.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
+
+use crate::tui::app::{App, Focus};
+use crate::tui::knob::{order_summary, Knob};
+use crate::tui::{text, theme};
+
+/// One knob row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnobRow {
+    pub label: &'static str,
+    pub value: String,
+    /// Whether its stage is active (inactive rows are dimmed).
+    pub enabled: bool,
+    pub selected: bool,
+}
+
+/// What the knob panel shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnobsView {
+    pub rows: Vec<KnobRow>,
+    pub focused: bool,
+    /// Explanation of the selected knob and the full chain order.
+    pub hint: String,
+}
+
+/// The knob panel for the current knobs.
+pub fn knobs_view(app: &App) -> KnobsView {
+    let selected = app.selected_knob();
+    KnobsView {
+        rows: Knob::ALL
+            .iter()
+            .map(|&k| KnobRow {
+                label: k.label(),
+                value: k.value(&app.config),
+                enabled: k.enabled(&app.config),
+                selected: k == selected,
+            })
+            .collect(),
+        focused: app.focus == Focus::Knobs,
+        hint: format!(
+            "{}. chain: {}",
+            selected.hint(),
+            order_summary(&app.config.order)
+        ),
+    }
+}
+
+impl Widget for &KnobsView {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let block = Block::bordered()
+            .title(" Knobs (tab) ")
+            .border_style(theme::border(self.focused));
+        let inner = block.inner(area);
+        block.render(area, buf);
+        let label_cols = 12;
+        let value_cols = (inner.width as usize).saturating_sub(label_cols + 2);
+        let mut lines: Vec<Line> = self
+            .rows
+            .iter()
+            .map(|r| {
+                let style = match (r.selected, self.focused) {
+                    (true, true) => theme::selected(),
+                    (true, false) => Style::new().add_modifier(Modifier::BOLD),
+                    _ if !r.enabled => theme::dim(),
+                    _ => Style::new(),
+                };
+                Line::from(vec![
+                    Span::styled(if r.selected { "▸ " } else { "  " }, style),
+                    Span::styled(format!("{:<label_cols$}", r.label), style),
+                    Span::styled(
+                        format!("{:>value_cols$}", text::truncate(&r.value, value_cols)),
+                        style,
+                    ),
+                ])
+            })
+            .collect();
+        lines.push(Line::styled(self.hint.as_str(), theme::dim()));
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .render(inner, buf);
+    }
+}

@@ -1,0 +1,194 @@
+//! View builders and layout robustness: what each panel is given, odd tokens, tiny terminals,
+//! and the render-time budget.
+
+mod tui_common;
+
+use logitscope::engine::protocol::Event;
+use logitscope::tui::bench::bench_render;
+use logitscope::tui::synthetic::demo_session;
+use logitscope::tui::widgets::distribution::{distribution_view, DistLine};
+use logitscope::tui::widgets::status::status_view;
+use logitscope::tui::widgets::temperature::temperature_view;
+use logitscope::tui::{update, Action, App, TintMode};
+use ratatui::style::Modifier;
+use tui_common::{loaded_app, screen, text};
+
+#[test]
+fn distribution_marks_cutoffs_removals_and_the_chosen_token() {
+    let mut app = loaded_app();
+    update(&mut app, Action::SelectStep(12));
+    let view = distribution_view(&app, 64);
+    let trace = &app.selected_record().unwrap().trace;
+    let markers: Vec<&String> = view
+        .lines
+        .iter()
+        .filter_map(|l| {
+            if let DistLine::Marker(m) = l {
+                Some(m)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert!(
+        markers.iter().any(|m| m.starts_with("top_p")),
+        "{markers:?}"
+    );
+    let rows: Vec<_> = view
+        .lines
+        .iter()
+        .filter_map(|l| {
+            if let DistLine::Candidate(c) = l {
+                Some(c)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(rows.len(), trace.candidates.len());
+    assert_eq!(rows.iter().filter(|r| r.chosen).count(), 1);
+    for (row, c) in rows.iter().zip(&trace.candidates) {
+        assert_eq!(row.removed_by.is_some(), c.removed_by.is_some());
+    }
+    // The marker sits right after the top-p cutoff rank.
+    let top_p = trace.stages.iter().find(|s| s.name == "top_p").unwrap();
+    let at = view
+        .lines
+        .iter()
+        .position(|l| matches!(l, DistLine::Marker(m) if m.starts_with("top_p")))
+        .unwrap();
+    assert!(
+        matches!(&view.lines[at - 1], DistLine::Candidate(c) if c.index == top_p.cutoff_rank.unwrap())
+    );
+}
+
+#[test]
+fn distribution_window_keeps_the_highlight_visible() {
+    let mut app = loaded_app();
+    update(&mut app, Action::MoveCandidate(25));
+    let view = distribution_view(&app, 6);
+    assert!(view.lines.len() <= 6);
+    assert!(view
+        .lines
+        .iter()
+        .any(|l| matches!(l, DistLine::Candidate(c) if c.highlighted)));
+}
+
+#[test]
+fn temperature_columns_are_sorted_and_flatten_as_t_rises() {
+    let app = loaded_app();
+    let view = temperature_view(&app, 5);
+    let temps: Vec<f32> = view.temperatures.iter().map(|t| t.0).collect();
+    assert!(temps.windows(2).all(|w| w[0] < w[1]), "{temps:?}");
+    assert_eq!(view.temperatures.iter().filter(|t| t.1).count(), 1);
+    let top: Vec<f32> = view.rows[0].probs.clone();
+    assert!(
+        top.windows(2).all(|w| w[0] >= w[1]),
+        "top-1 loses mass as T rises: {top:?}"
+    );
+}
+
+#[test]
+fn status_shows_model_context_speed_and_seed() {
+    let app = loaded_app();
+    let view = status_view(&app);
+    let all = view.segments.join(" | ");
+    for part in [
+        "demo-200 135M bf16",
+        "ctx 45/8192",
+        "ms/tok",
+        "tok/s",
+        "KV",
+        "seed 42",
+    ] {
+        assert!(all.contains(part), "{all}");
+    }
+    assert_eq!(view.state, "⏸ paused");
+}
+
+#[test]
+fn the_selected_step_is_reversed_in_the_transcript() {
+    let mut app = loaded_app();
+    update(&mut app, Action::SelectStep(0));
+    let buffer = screen(&mut app, 120, 40);
+    let t = app.hits.transcript;
+    let piece = &app.transcript.pieces[app.transcript.prompt_len];
+    let cell = &buffer[(
+        t.x + piece.col,
+        t.y + (piece.line - app.transcript.scroll) as u16,
+    )];
+    assert!(cell.modifier.contains(Modifier::REVERSED));
+}
+
+#[test]
+fn control_characters_never_reach_the_terminal() {
+    let mut app = loaded_app();
+    let buffer = screen(&mut app, 120, 40);
+    assert!(buffer
+        .content
+        .iter()
+        .all(|c| !c.symbol().chars().any(|ch| ch.is_control())));
+    assert!(
+        text(&buffer).contains('␛'),
+        "the ESC token shows as a control picture"
+    );
+}
+
+#[test]
+fn every_size_renders_without_panicking() {
+    let mut app = loaded_app();
+    for (w, h) in [
+        (1, 1),
+        (10, 3),
+        (79, 24),
+        (80, 23),
+        (80, 24),
+        (81, 25),
+        (133, 47),
+        (250, 80),
+    ] {
+        screen(&mut app, w, h);
+    }
+    update(&mut app, Action::ToggleHelp);
+    screen(&mut app, 80, 24);
+    update(&mut app, Action::Cancel);
+    update(&mut app, Action::OpenBranches);
+    screen(&mut app, 80, 24);
+}
+
+#[test]
+fn an_empty_timeline_renders() {
+    let mut app = App::new(TintMode::Rank, false);
+    let [loaded, _] = tui_common::session().events();
+    update(&mut app, Action::Engine(loaded));
+    update(
+        &mut app,
+        Action::Engine(Event::Timeline(Default::default())),
+    );
+    assert!(text(&screen(&mut app, 100, 30)).contains("no step selected"));
+}
+
+#[test]
+fn long_sessions_lay_out_and_scroll() {
+    let mut app = App::new(TintMode::Entropy, false);
+    for event in demo_session(2000, 1).events() {
+        update(&mut app, Action::Engine(event));
+    }
+    screen(&mut app, 200, 60);
+    assert!(
+        app.transcript.scroll > 0,
+        "the newest step is scrolled into view"
+    );
+    update(&mut app, Action::SelectFirst);
+    screen(&mut app, 200, 60);
+    assert_eq!(app.transcript.scroll, 0);
+}
+
+/// The render budget: `cargo test --release --test tui_views -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn render_budget_2000_steps_200x60() {
+    let median = bench_render(2000, 200, 60, 200);
+    println!("median frame: {median:?}");
+    assert!(median.as_millis() < 16, "{median:?}");
+}

@@ -37,7 +37,7 @@ pub struct ModelArgs {
     #[arg(long, value_enum, default_value = "f32")]
     pub dtype: DtypeArg,
     /// CPU threads for the model (default: all cores).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub threads: Option<usize>,
 }
 
@@ -77,38 +77,38 @@ pub struct KnobArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Softmax temperature (0 = greedy; 1 = the model's distribution).
-    #[arg(long, value_name = "T")]
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
     pub temperature: Option<f32>,
     /// Keep the K most probable tokens.
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", allow_hyphen_values = true)]
     pub top_k: Option<usize>,
     /// Nucleus: keep the smallest set of most probable tokens whose mass reaches P, in (0, 1].
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", allow_hyphen_values = true)]
     pub top_p: Option<f32>,
     /// Keep tokens with probability at least P times the top token's, in [0, 1].
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", allow_hyphen_values = true)]
     pub min_p: Option<f32>,
     /// Epsilon sampling: keep tokens with probability at least E, in [0, 1).
-    #[arg(long, value_name = "E")]
+    #[arg(long, value_name = "E", allow_hyphen_values = true)]
     pub epsilon: Option<f32>,
     /// Eta sampling: entropy-dependent cutoff min(eta, sqrt(eta)·exp(-H)), in [0, 1).
-    #[arg(long, value_name = "ETA")]
+    #[arg(long, value_name = "ETA", allow_hyphen_values = true)]
     pub eta: Option<f32>,
     /// Locally typical sampling mass, in (0, 1].
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", allow_hyphen_values = true)]
     pub typical_p: Option<f32>,
     /// Hugging Face repetition penalty (> 0; 1 = off): divides positive, multiplies negative
     /// logits of tokens already in the text.
-    #[arg(long, value_name = "R")]
+    #[arg(long, value_name = "R", allow_hyphen_values = true)]
     pub repetition_penalty: Option<f32>,
     /// OpenAI frequency penalty: logit -= F × count of the token among generated tokens.
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "F", allow_hyphen_values = true)]
     pub frequency_penalty: Option<f32>,
     /// OpenAI presence penalty: logit -= P when the token was generated at least once.
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", allow_hyphen_values = true)]
     pub presence_penalty: Option<f32>,
     /// Never repeat an n-gram of this size.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub no_repeat_ngram: Option<usize>,
     /// Ban a string (repeatable). It is tokenised the ways it can appear: as given, with a
     /// leading space, and capitalised (with and without the space); the last token of each

@@ -1,6 +1,11 @@
-//! `logitscope bench`: prefill and decode speed of the model.
+//! `logitscope bench`: prefill and decode speed of the model, printed as JSON.
+
+use std::time::Instant;
 
 use clap::Args;
+use serde_json::{json, Value};
+
+use crate::model::{ids_tensor, load, tensor_to_vec, Dtype, ForwardOptions, Loaded};
 
 use super::args::ModelArgs;
 use super::CliError;
@@ -9,8 +14,96 @@ use super::CliError;
 pub struct BenchArgs {
     #[command(flatten)]
     model: ModelArgs,
+    /// Prompt length for the prefill measurement.
+    #[arg(long, default_value_t = 128, value_name = "N")]
+    prompt_tokens: usize,
+    /// Generated tokens for the decode measurement.
+    #[arg(long, default_value_t = 128, value_name = "N")]
+    decode_tokens: usize,
+    /// Repetitions; medians are reported (at least 3).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    runs: usize,
+    /// Only this precision (default: f32 and bf16).
+    #[arg(long, value_name = "DTYPE")]
+    only: Option<super::args::DtypeArg>,
 }
 
-pub fn run(_a: BenchArgs) -> Result<(), CliError> {
-    Err(CliError::usage("bench: not yet implemented"))
+/// Text the benchmark prompt is cut from.
+const BENCH_TEXT: &str = include_str!("../../assets/bench_prompt.txt");
+
+pub fn run(a: BenchArgs) -> Result<(), CliError> {
+    if a.runs < 3 {
+        return Err(CliError::usage(
+            "--runs must be at least 3 (medians of fewer mean little)",
+        ));
+    }
+    if a.prompt_tokens == 0 || a.decode_tokens == 0 {
+        return Err(CliError::usage(
+            "--prompt-tokens and --decode-tokens must be at least 1",
+        ));
+    }
+    let path = a.model.prepare()?;
+    let dtypes: Vec<Dtype> = match a.only {
+        Some(d) => vec![d.into()],
+        None => vec![Dtype::F32, Dtype::Bf16],
+    };
+    let mut out = serde_json::Map::new();
+    out.insert("impl".into(), json!("logitscope"));
+    out.insert("threads".into(), json!(tch::get_num_threads()));
+    out.insert("prompt_tokens".into(), json!(a.prompt_tokens));
+    out.insert("decode_tokens".into(), json!(a.decode_tokens));
+    out.insert("runs".into(), json!(a.runs));
+    for dtype in dtypes {
+        let lm = load(&path, dtype, &mut |_, _| {})?;
+        eprintln!("bench: {} {}", lm.name(), dtype.name());
+        out.insert(dtype.name().into(), measure(&lm, &a)?);
+    }
+    println!("{}", Value::Object(out));
+    Ok(())
+}
+
+/// Median prefill ms and decode ms/token over `a.runs` runs (greedy, KV cache).
+fn measure(lm: &Loaded, a: &BenchArgs) -> Result<Value, CliError> {
+    let mut ids = lm.tok.encode(BENCH_TEXT)?;
+    while ids.len() < a.prompt_tokens {
+        ids.extend_from_within(..);
+    }
+    ids.truncate(a.prompt_tokens);
+    let (mut prefill, mut decode) = (Vec::new(), Vec::new());
+    // One warm-up run, not counted.
+    for run in 0..=a.runs {
+        let mut cache = lm.model.new_cache();
+        let t0 = Instant::now();
+        let out = lm
+            .model
+            .forward(&ids_tensor(&[&ids]), &mut cache, ForwardOptions::LAST)?;
+        let mut logits = tensor_to_vec(&out.logits.get(0));
+        let p = t0.elapsed().as_secs_f64() * 1e3;
+        let t1 = Instant::now();
+        for _ in 0..a.decode_tokens {
+            let next = argmax(&logits);
+            logits = lm.model.next_logits(&[next], &mut cache)?;
+        }
+        let d = t1.elapsed().as_secs_f64() * 1e3 / a.decode_tokens as f64;
+        if run > 0 {
+            prefill.push(p);
+            decode.push(d);
+        }
+    }
+    Ok(
+        json!({"prefill_ms": median(&mut prefill), "decode_ms_per_token": median(&mut decode),
+              "prefill_runs_ms": prefill, "decode_runs_ms_per_token": decode}),
+    )
+}
+
+fn argmax(v: &[f32]) -> u32 {
+    v.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(i, _)| i as u32)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }

@@ -3,6 +3,7 @@
 mod args;
 mod bench;
 mod generate;
+mod ppl;
 mod tui;
 
 use std::process::ExitCode;
@@ -31,6 +32,8 @@ enum Cmd {
     Generate(generate::GenerateArgs),
     /// Measure prefill and decode speed (and the sampler chain) and print JSON.
     Bench(bench::BenchArgs),
+    /// Perplexity of a text under a KV-cache policy (full, window:W, sinks:S,W).
+    Ppl(ppl::PplArgs),
 }
 
 /// A user-facing failure: a one-line message and an exit code.
@@ -58,12 +61,22 @@ impl<E: std::fmt::Display> From<E> for CliError {
 
 /// Parses the command line and runs it; errors become `error: ...` on stderr.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            // Clap's message without its usage block: one line, exit 2.
+            let text = e.to_string();
+            eprintln!("{}", text.lines().next().unwrap_or("error: bad arguments"));
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         None => tui::run(tui::TuiArgs::default_args()),
         Some(Cmd::Tui(a)) => tui::run(a),
         Some(Cmd::Generate(a)) => generate::run(a),
         Some(Cmd::Bench(a)) => bench::run(a),
+        Some(Cmd::Ppl(a)) => ppl::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

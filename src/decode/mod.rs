@@ -10,6 +10,7 @@
 //! broken by [`by_rank`]: logit descending, smaller id first.
 
 pub mod bans;
+pub mod beam;
 pub mod candidates;
 pub mod config;
 pub mod edit;

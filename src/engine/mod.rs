@@ -1,6 +1,7 @@
 //! Sessions: the timeline of steps and its branches ([`session::Session`], synchronous), the
 //! thread that owns it ([`worker`]), and the messages the UI exchanges with it ([`protocol`]).
 
+pub mod beam;
 pub mod protocol;
 pub mod session;
 pub mod worker;

@@ -1,31 +1,148 @@
 //! The KV cache: a value owned by the caller and passed to `forward`, never stored in the model
-//! (beams and two-model methods need several caches per model).
+//! (beams and two-model methods need several caches per model), and its eviction policies
+//! (full attention, a sliding window, StreamingLLM's attention sinks + window).
+//!
+//! Positions are *cache* positions, as StreamingLLM assigns them: the token in slot `i` is
+//! encoded at position `i`, whatever its place in the text. Keys are cached after rotary
+//! embedding; when slots are evicted, the kept recent keys move left by the number of evicted
+//! slots and are re-rotated by minus that amount (RoPE rotations compose: R(a)·R(b) = R(a+b);
+//! llama.cpp calls this the K-shift). The model supplies that re-rotation (identity for
+//! learned positions). Each slot also remembers its absolute position in the text.
 
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
+
+/// Which slots the cache keeps once it is full. The capacity counts the newest token too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum CachePolicy {
+    /// Keep everything (bounded only by the model's context).
+    #[default]
+    Full,
+    /// Keep the `w` most recent tokens.
+    Window { w: usize },
+    /// Keep the first `s` tokens (attention sinks) and the `w` most recent.
+    Sinks { s: usize, w: usize },
+}
+
+impl CachePolicy {
+    /// Number of leading slots never evicted.
+    pub fn sinks(self) -> usize {
+        match self {
+            CachePolicy::Sinks { s, .. } => s,
+            _ => 0,
+        }
+    }
+
+    /// Most slots the cache holds (`None`: unbounded).
+    pub fn capacity(self) -> Option<usize> {
+        match self {
+            CachePolicy::Full => None,
+            CachePolicy::Window { w } => Some(w),
+            CachePolicy::Sinks { s, w } => Some(s + w),
+        }
+    }
+}
+
+impl FromStr for CachePolicy {
+    type Err = String;
+
+    /// Parses `full`, `window:W` or `sinks:S,W` (W ≥ 1).
+    fn from_str(spec: &str) -> Result<Self, String> {
+        let bad = || format!("bad cache policy '{spec}': expected full, window:W or sinks:S,W");
+        let num = |s: &str| s.trim().parse::<usize>().map_err(|_| bad());
+        let policy = match spec.trim().split_once(':') {
+            None if spec.trim() == "full" => CachePolicy::Full,
+            Some(("window", w)) => CachePolicy::Window { w: num(w)? },
+            Some(("sinks", rest)) => {
+                let (s, w) = rest.split_once(',').ok_or_else(bad)?;
+                CachePolicy::Sinks {
+                    s: num(s)?,
+                    w: num(w)?,
+                }
+            }
+            _ => return Err(bad()),
+        };
+        match policy {
+            CachePolicy::Window { w: 0 } | CachePolicy::Sinks { w: 0, .. } => Err(format!(
+                "bad cache policy '{spec}': the window must be at least 1"
+            )),
+            p => Ok(p),
+        }
+    }
+}
+
+impl fmt::Display for CachePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CachePolicy::Full => write!(f, "full"),
+            CachePolicy::Window { w } => write!(f, "window:{w}"),
+            CachePolicy::Sinks { s, w } => write!(f, "sinks:{s},{w}"),
+        }
+    }
+}
+
+/// Why a slot is in the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SlotKind {
+    /// One of the first tokens, kept for good by [`CachePolicy::Sinks`].
+    Sink,
+    /// Kept because it is recent (every slot under `Full` and `Window`).
+    Recent,
+}
+
+/// One cache slot, for inspection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    /// Index in the cache: the position the model encodes it at.
+    pub cache_pos: usize,
+    /// Position of its token in the text.
+    pub position: usize,
+    pub kind: SlotKind,
+}
+
+/// Re-rotates keys that moved left by `by` slots (the model's K-shift).
+pub(crate) type KeyShift<'a> = &'a dyn Fn(&Tensor, i64) -> Tensor;
 
 /// Keys and values of every layer for a batch of sequences.
 ///
 /// Layout per layer: `[batch, kv_heads, slots, head_dim]`. Keys are stored *after* rotary
-/// embedding, rotated at their slot index: slot `i` holds position `i`.
+/// embedding at their slot index: slot `i` is encoded at position `i`.
 #[derive(Debug, Default)]
 pub struct KvCache {
     layers: Vec<Option<(Tensor, Tensor)>>,
+    policy: CachePolicy,
+    /// Text position of every slot (shared by the batch rows).
+    positions: Vec<usize>,
+    evicted: usize,
 }
 
 impl KvCache {
-    /// An empty cache for a model of `layers` layers.
+    /// An empty cache for a model of `layers` layers, keeping everything.
     pub fn new(layers: usize) -> Self {
+        Self::with_policy(layers, CachePolicy::Full)
+    }
+
+    /// An empty cache for a model of `layers` layers under `policy`.
+    pub fn with_policy(layers: usize, policy: CachePolicy) -> Self {
         KvCache {
             layers: (0..layers).map(|_| None).collect(),
+            policy,
+            positions: Vec::new(),
+            evicted: 0,
         }
+    }
+
+    /// The eviction policy.
+    pub fn policy(&self) -> CachePolicy {
+        self.policy
     }
 
     /// Number of cached slots (tokens) per sequence.
     pub fn len(&self) -> usize {
-        self.layers
-            .first()
-            .and_then(|l| l.as_ref())
-            .map_or(0, |(k, _)| k.size()[2] as usize)
+        self.positions.len()
     }
 
     /// True when nothing is cached.
@@ -33,9 +150,38 @@ impl KvCache {
         self.len() == 0
     }
 
-    /// Position the next token will take.
+    /// Text position the next token will take (equals [`len`](Self::len) until something is
+    /// evicted).
     pub fn next_position(&self) -> usize {
-        self.len()
+        self.positions.last().map_or(self.evicted, |p| p + 1)
+    }
+
+    /// Number of slots evicted so far.
+    pub fn evicted(&self) -> usize {
+        self.evicted
+    }
+
+    /// Text position of every slot, in slot order.
+    pub fn positions(&self) -> &[usize] {
+        &self.positions
+    }
+
+    /// Every slot with its positions and kind.
+    pub fn slots(&self) -> Vec<Slot> {
+        let sinks = self.policy.sinks();
+        self.positions
+            .iter()
+            .enumerate()
+            .map(|(i, &position)| Slot {
+                cache_pos: i,
+                position,
+                kind: if i < sinks {
+                    SlotKind::Sink
+                } else {
+                    SlotKind::Recent
+                },
+            })
+            .collect()
     }
 
     /// Number of sequences in the batch (0 when empty).
@@ -46,8 +192,61 @@ impl KvCache {
             .map_or(0, |(k, _)| k.size()[0] as usize)
     }
 
+    /// Most new tokens one forward may add: everything under `Full`, else what fits once
+    /// every evictable slot is gone.
+    pub fn max_chunk(&self) -> usize {
+        match self.policy.capacity() {
+            None => usize::MAX,
+            Some(cap) => cap - self.len().min(self.policy.sinks()),
+        }
+    }
+
+    /// Slots held after `t` more tokens (eviction included), or why they cannot be added.
+    pub fn len_after(&self, t: usize) -> Result<usize, String> {
+        if t > self.max_chunk() {
+            return Err(format!(
+                "{t} tokens at once do not fit a {} cache holding {} slots: feed at most {}",
+                self.policy,
+                self.len(),
+                self.max_chunk()
+            ));
+        }
+        let n = self.len() + t;
+        Ok(self.policy.capacity().map_or(n, |cap| n.min(cap)))
+    }
+
+    /// Evicts the oldest recent slots so `t` new tokens fit, re-keying the moved keys with
+    /// `shift`; returns how many were evicted.
+    pub(crate) fn make_room(&mut self, t: usize, shift: KeyShift) -> Result<usize, String> {
+        let after = self.len_after(t)?;
+        let len = self.len();
+        let excess = (len + t) - after;
+        if excess == 0 {
+            return Ok(0);
+        }
+        let s = self.policy.sinks().min(len) as i64;
+        let (e, keep) = (excess as i64, (len - excess) as i64 - s);
+        for (k, v) in self.layers.iter_mut().flatten() {
+            let recent_k = k.narrow(2, s + e, keep);
+            let recent_k = if keep > 0 {
+                shift(&recent_k, e)
+            } else {
+                recent_k
+            };
+            *k = Tensor::cat(&[k.narrow(2, 0, s), recent_k], 2);
+            *v = Tensor::cat(&[v.narrow(2, 0, s), v.narrow(2, s + e, keep)], 2);
+        }
+        self.positions.drain(s as usize..(s + e) as usize);
+        self.evicted += excess;
+        Ok(excess)
+    }
+
     /// Appends new keys/values for `layer` and returns the whole cached keys/values.
     pub(crate) fn append(&mut self, layer: usize, k: Tensor, v: Tensor) -> (Tensor, Tensor) {
+        if layer == 0 {
+            let next = self.next_position();
+            self.positions.extend(next..next + k.size()[2] as usize);
+        }
         let slot = &mut self.layers[layer];
         let (k, v) = match slot.take() {
             None => (k, v),
@@ -64,6 +263,7 @@ impl KvCache {
             *k = k.narrow(2, 0, n).contiguous();
             *v = v.narrow(2, 0, n).contiguous();
         }
+        self.positions.truncate(len);
     }
 
     /// Reorders (and possibly repeats) the batch rows: row `i` of the result is row
@@ -99,3 +299,6 @@ fn tensor_bytes(t: &Tensor) -> u64 {
     };
     t.numel() as u64 * elem
 }
+
+#[cfg(test)]
+mod tests;

@@ -88,7 +88,8 @@ impl Gpt2 {
     ) -> ForwardOutput {
         let (b, t) = tokens.size2().expect("tokens must be [batch, T]");
         let (h, d) = (self.cfg.heads as i64, self.cfg.head_dim as i64);
-        let start = cache.next_position() as i64;
+        // Learned positions are cache positions too (StreamingLLM).
+        let start = cache.len() as i64;
         let eps = self.cfg.norm_eps;
         let pos = self.wpe.narrow(0, start, t);
         let mut x = Tensor::embedding(&self.wte, tokens, -1, false, false) + pos;

@@ -84,6 +84,11 @@ impl Llama {
         &self.cfg
     }
 
+    /// Re-rotates cached keys that moved `by` slots to the left (the K-shift).
+    pub(crate) fn shift_keys(&self, keys: &Tensor, by: i64) -> Tensor {
+        self.rope.shift(keys, -by)
+    }
+
     /// Runs `tokens` (`[batch, T]`, int64) after what `cache` holds and appends to it.
     pub fn forward(
         &self,
@@ -97,7 +102,8 @@ impl Llama {
             self.cfg.kv_heads as i64,
             self.cfg.head_dim as i64,
         );
-        let start = cache.next_position() as i64;
+        // StreamingLLM: positions are cache positions.
+        let start = cache.len() as i64;
         let (cos, sin) = self.rope.slice(start, t);
         let eps = self.cfg.norm_eps;
         let mut x = Tensor::embedding(&self.embed, tokens, -1, false, false);

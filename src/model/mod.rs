@@ -11,7 +11,9 @@ pub mod gguf;
 pub mod gpt2;
 pub mod llama;
 mod ops;
+pub mod perplexity;
 pub mod quant;
+pub mod taps;
 pub mod tokenizer;
 pub mod weights;
 
@@ -111,8 +113,15 @@ impl Model {
         KvCache::new(self.config().layers)
     }
 
-    /// Runs `tokens` (`[batch, T]` int64) after what `cache` holds, appending to it.
-    /// Fails, without touching the cache, when the context would overflow.
+    /// An empty KV cache for this model under an eviction policy.
+    pub fn new_cache_with(&self, policy: cache::CachePolicy) -> KvCache {
+        KvCache::with_policy(self.config().layers, policy)
+    }
+
+    /// Runs `tokens` (`[batch, T]` int64) after what `cache` holds, appending to it; under a
+    /// bounded [`cache::CachePolicy`] it first evicts what the new tokens need. Fails, without
+    /// touching the cache, when the context would overflow or the chunk exceeds
+    /// [`KvCache::max_chunk`].
     pub fn forward(
         &self,
         tokens: &Tensor,
@@ -126,13 +135,20 @@ impl Model {
                 "nothing to run: empty token sequence".into(),
             ));
         }
-        if cache.next_position() + t > ctx {
+        let needed = cache.len_after(t).map_err(ModelError::Other)?;
+        if needed > ctx {
             return Err(ModelError::ContextFull {
-                needed: cache.next_position() + t,
+                needed,
                 context: ctx,
             });
         }
         let _guard = tch::no_grad_guard();
+        // Evict before running so the cache never exceeds the context.
+        let shift = |k: &Tensor, by: i64| match self {
+            Model::Llama(m) => m.shift_keys(k, by),
+            Model::Gpt2(_) => k.shallow_clone(),
+        };
+        cache.make_room(t, &shift).map_err(ModelError::Other)?;
         Ok(match self {
             Model::Llama(m) => m.forward(tokens, cache, opts),
             Model::Gpt2(m) => m.forward(tokens, cache, opts),

@@ -20,6 +20,8 @@ pub(crate) fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -
 pub(crate) struct Rope {
     cos: Tensor,
     sin: Tensor,
+    /// Inverse frequencies `[head_dim / 2]` (f32), for rotations by any offset.
+    inv: Tensor,
 }
 
 impl Rope {
@@ -36,7 +38,16 @@ impl Rope {
         Rope {
             cos: emb.cos().to_kind(kind),
             sin: emb.sin().to_kind(kind),
+            inv,
         }
+    }
+
+    /// Rotates `x` (`[batch, heads, T, head_dim]`, already rotated) by `delta` positions more,
+    /// computed in f32: keys moved left by `n` cache slots take `delta = -n`.
+    pub(crate) fn shift(&self, x: &Tensor, delta: i64) -> Tensor {
+        let freqs = &self.inv * delta as f64;
+        let emb = Tensor::cat(&[&freqs, &freqs], 0);
+        Rope::apply(&x.to_kind(Kind::Float), &emb.cos(), &emb.sin()).to_kind(x.kind())
     }
 
     /// The tables for positions `start..start+len`, shaped `[len, head_dim]`.

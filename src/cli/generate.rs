@@ -12,6 +12,7 @@ use crate::model::detok::Utf8Stream;
 use crate::model::load;
 
 use super::args::{KnobArgs, ModelArgs};
+use super::beam::BeamArgs;
 use super::CliError;
 
 #[derive(Debug, Args)]
@@ -32,9 +33,14 @@ pub struct GenerateArgs {
     json: bool,
     #[command(flatten)]
     knobs: KnobArgs,
+    #[command(flatten)]
+    beam: BeamArgs,
 }
 
 pub fn run(a: GenerateArgs) -> Result<(), CliError> {
+    if a.beam.wanted()? {
+        return super::beam::run(&a.model, &a.prompt, a.max_tokens, a.json, &a.knobs, &a.beam);
+    }
     if a.prompt.is_empty() {
         return Err(CliError::usage(
             "--prompt is empty: give some text to continue",

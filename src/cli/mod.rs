@@ -1,8 +1,10 @@
 //! The command line: `logitscope [tui]`, `generate`, `bench`.
 
 mod args;
+mod beam;
 mod bench;
 mod generate;
+mod inspect;
 mod ppl;
 mod tui;
 
@@ -19,9 +21,13 @@ pub use args::{ban_variants, KnobArgs, ModelArgs};
 /// reshape the next-token distribution, branch at any token. Press ? inside for the keys.
 #[derive(Debug, Parser)]
 #[command(name = "logitscope", version, about, long_about)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Cmd>,
+    /// Without a subcommand: the TUI's options.
+    #[command(flatten)]
+    tui: tui::TuiArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -34,6 +40,8 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// Perplexity of a text under a KV-cache policy (full, window:W, sinks:S,W).
     Ppl(ppl::PplArgs),
+    /// Inspect the model: `attention` prints a prompt's attention for one layer.
+    Inspect(inspect::InspectArgs),
 }
 
 /// A user-facing failure: a one-line message and an exit code.
@@ -72,11 +80,12 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        None => tui::run(tui::TuiArgs::default_args()),
+        None => tui::run(cli.tui),
         Some(Cmd::Tui(a)) => tui::run(a),
         Some(Cmd::Generate(a)) => generate::run(a),
         Some(Cmd::Bench(a)) => bench::run(a),
         Some(Cmd::Ppl(a)) => ppl::run(a),
+        Some(Cmd::Inspect(a)) => inspect::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,7 @@
 //! `logitscope` / `logitscope tui`: load the model (with a progress bar), then hand the session
 //! to the engine thread and the terminal to the UI.
 
-use clap::{Args, Parser};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::engine::session::Session;
@@ -30,20 +30,6 @@ pub struct TuiArgs {
     no_mouse: bool,
     #[command(flatten)]
     knobs: KnobArgs,
-}
-
-/// Wrapper to parse `TuiArgs` defaults when no subcommand is given.
-#[derive(Parser)]
-struct Defaults {
-    #[command(flatten)]
-    args: TuiArgs,
-}
-
-impl TuiArgs {
-    /// The arguments of a bare `logitscope`.
-    pub fn default_args() -> Self {
-        Defaults::parse_from(["logitscope"]).args
-    }
 }
 
 pub fn run(a: TuiArgs) -> Result<(), CliError> {

@@ -7,8 +7,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::decode::beam::{BeamConfig, BeamTree};
 use crate::decode::config::SamplerConfig;
 use crate::decode::trace::StepTrace;
+use crate::model::cache::CachePolicy;
+
+use super::inspect::{AttentionView, CacheView};
 
 /// The UI's end of the engine: commands in, events out.
 pub struct EngineHandle {
@@ -38,6 +42,17 @@ pub enum Command {
     SwitchBranch(usize),
     /// Replace the prompt and start a new timeline.
     SetPrompt(String),
+    /// Start a beam search on the prompt (replacing any); the model's end-of-sequence ids are
+    /// used when `cfg.eos_ids` is empty.
+    BeamStart { cfg: BeamConfig },
+    /// One expansion of the beam search.
+    BeamStep,
+    /// Expand until the beam search is over (an event per step).
+    BeamRun,
+    /// Start or stop capturing attention rows (starting rebuilds the cache with capture).
+    SetAttentionCapture(bool),
+    /// Switch the KV-cache policy; the cache is rebuilt from the timeline.
+    SetCachePolicy(CachePolicy),
     /// Stop the engine thread.
     Quit,
 }
@@ -57,6 +72,12 @@ pub enum Event {
     Preview(Arc<StepRecord>),
     /// A recoverable error to show in the status bar.
     Error(String),
+    /// The captured attention rows (sent after timeline changes while capture is on).
+    Attention(Arc<AttentionView>),
+    /// The KV cache's slots (sent after every timeline change).
+    Cache(Arc<CacheView>),
+    /// The beam search tree after a step (or a start).
+    Beam(Arc<BeamTree>),
 }
 
 /// Static facts about the loaded model.

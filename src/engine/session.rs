@@ -16,9 +16,12 @@ use crate::decode::stage::History;
 use crate::decode::trace::{Chosen, StepTrace};
 use crate::model::cache::KvCache;
 use crate::model::error::ModelError;
-use crate::model::{ids_tensor, tensor_to_vec, ForwardOptions, Loaded};
+use crate::model::taps::AttentionTrail;
+use crate::model::Loaded;
 
 use super::protocol::{BranchInfo, ModelInfo, Snapshot, Stats, StepRecord, TemperatureColumn};
+
+mod capture;
 
 /// Temperatures always shown by the temperature panel (the configured one is added).
 pub const SWEEP_TEMPERATURES: [f32; 4] = [0.3, 0.7, 1.0, 1.5];
@@ -65,6 +68,9 @@ pub struct Session {
     /// Decode timings (ms) of recent single-token forwards.
     recent_ms: Vec<f32>,
     prefill_ms: f32,
+    /// Whether every forward captures attention rows into `trail`.
+    capture: bool,
+    trail: AttentionTrail,
 }
 
 impl Session {
@@ -93,6 +99,8 @@ impl Session {
             pending_forward_ms: 0.0,
             recent_ms: Vec::new(),
             prefill_ms: 0.0,
+            capture: false,
+            trail: AttentionTrail::default(),
         };
         s.set_prompt(prompt)?;
         Ok(s)
@@ -160,7 +168,8 @@ impl Session {
         self.prompt_ids = ids;
         self.timelines = vec![Timeline::default()];
         self.current = 0;
-        self.cache = self.lm.model.new_cache();
+        self.cache = self.lm.model.new_cache_with(self.cache.policy());
+        self.trail.truncate(0);
         self.pending = None;
         self.sampler.seek(0);
         Ok(())
@@ -187,18 +196,13 @@ impl Session {
             return Ok(());
         }
         let tokens = self.tokens();
-        let have = self.cache.len();
-        let todo = &tokens[have..];
+        let have = self.cache.next_position();
         let t0 = Instant::now();
-        let out =
-            self.lm
-                .model
-                .forward(&ids_tensor(&[todo]), &mut self.cache, ForwardOptions::LAST)?;
-        let logits = tensor_to_vec(&out.logits.get(0));
+        let logits = self.run_missing(&tokens)?;
         let ms = t0.elapsed().as_secs_f32() * 1e3;
         if have == 0 {
             self.prefill_ms = ms;
-        } else if todo.len() == 1 {
+        } else if tokens.len() == have + 1 {
             self.recent_ms.push(ms);
             if self.recent_ms.len() > 64 {
                 self.recent_ms.remove(0);
@@ -340,9 +344,7 @@ impl Session {
         let common = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
         // The cache must not hold the last token: its logits come from running it.
         let keep = common.min(new.len().saturating_sub(1));
-        if self.cache.len() > keep {
-            self.cache.truncate(keep);
-        }
+        self.rollback(keep);
         self.pending = None;
         self.sampler.seek(self.steps().len() as u64);
         Ok(())

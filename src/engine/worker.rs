@@ -2,8 +2,10 @@
 //! reports [`Event`]s with owned snapshots. Bursts of knob changes collapse to the latest.
 
 use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use super::beam::BeamWorker;
 use super::protocol::{Command, EngineHandle, Event};
 use super::session::Session;
 
@@ -28,9 +30,10 @@ fn run(mut session: Session, commands: Receiver<Command>, events: Sender<Event>)
     let mut playing = false;
     // Steps still to generate for a re-roll.
     let mut queued = 0usize;
+    let mut beam = BeamWorker::default();
     send(Event::Timeline(session.snapshot()));
     loop {
-        let busy = playing || queued > 0;
+        let busy = playing || queued > 0 || beam.busy();
         let mut batch = Vec::new();
         if !busy {
             match commands.recv() {
@@ -72,11 +75,23 @@ fn run(mut session: Session, commands: Receiver<Command>, events: Sender<Event>)
                 Command::Branch { step, token_id } => session.branch(step, token_id),
                 Command::Reroll { step } => session.reroll(step).map(|n| queued = n),
                 Command::SwitchBranch(id) => session.switch_branch(id),
+                Command::BeamStart { cfg } => beam.start(&session, cfg).map(|tree| {
+                    send(Event::Beam(tree));
+                }),
+                Command::BeamStep => beam.step(&session).map(|tree| {
+                    send(Event::Beam(tree));
+                }),
+                Command::BeamRun => {
+                    beam.play();
+                    Ok(())
+                }
                 Command::SetPrompt(p) => {
                     queued = 0;
                     playing = false;
                     session.set_prompt(&p)
                 }
+                Command::SetAttentionCapture(on) => session.set_attention_capture(on),
+                Command::SetCachePolicy(policy) => session.set_cache_policy(policy),
             };
             changed = true;
             if let Err(e) = result {
@@ -84,6 +99,15 @@ fn run(mut session: Session, commands: Receiver<Command>, events: Sender<Event>)
                 queued = 0;
                 send(Event::Error(e.to_string()));
             }
+        }
+        match beam.tick(&session) {
+            Some(Ok(tree)) => {
+                send(Event::Beam(tree));
+            }
+            Some(Err(e)) => {
+                send(Event::Error(e.to_string()));
+            }
+            None => {}
         }
         if (playing || queued > 0) && !session.finished() {
             queued = queued.saturating_sub(1);
@@ -106,6 +130,10 @@ fn run(mut session: Session, commands: Receiver<Command>, events: Sender<Event>)
             if !send(Event::Timeline(snap)) {
                 return;
             }
+            if session.capturing() {
+                send(Event::Attention(Arc::new(session.attention_view())));
+            }
+            send(Event::Cache(Arc::new(session.cache_view())));
         }
     }
 }

@@ -3,7 +3,11 @@
 //! applies it.
 
 use crate::engine::protocol::Event;
+use crate::tui::app::Tab;
 use crate::tui::input::TextEdit;
+use crate::tui::tabs::attention::AttnAction;
+use crate::tui::tabs::beams::BeamAction;
+use crate::tui::tabs::cache::CacheAction;
 
 /// One thing that happened.
 // Engine events (snapshots) are large; each is moved once, so boxing would buy nothing.
@@ -63,6 +67,14 @@ pub enum Action {
     Confirm,
     /// Esc: close the popup.
     Cancel,
+    /// Show another tab.
+    SetTab(Tab),
+    /// A key of the beam tab.
+    Beam(BeamAction),
+    /// A key of the attention tab (or the transcript overlay toggle).
+    Attention(AttnAction),
+    /// A key of the cache tab.
+    Cache(CacheAction),
     /// Leave the program.
     Quit,
     /// The terminal was resized.

@@ -9,6 +9,9 @@ use crate::decode::trace::StepTrace;
 use crate::engine::protocol::{ModelInfo, Snapshot, StepRecord};
 use crate::tui::input::TextInput;
 use crate::tui::knob::Knob;
+use crate::tui::tabs::attention::AttentionState;
+use crate::tui::tabs::beams::BeamsState;
+use crate::tui::tabs::cache::CacheState;
 use crate::tui::wrap::Wrap;
 
 /// Which panel group the arrow keys drive.
@@ -19,6 +22,33 @@ pub enum Focus {
     Main,
     /// Knob panel: ↑/↓ select a knob, ←/→ adjust it.
     Knobs,
+}
+
+/// The screen shown, chosen with `1`..`4`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tab {
+    /// Transcript, distribution, temperatures and knobs.
+    #[default]
+    Main,
+    /// The beam search tree.
+    Beams,
+    Attention,
+    Cache,
+}
+
+impl Tab {
+    /// Every tab, in key order (`1`..`4`).
+    pub const ALL: [Tab; 4] = [Tab::Main, Tab::Beams, Tab::Attention, Tab::Cache];
+
+    /// Name in the tab bar.
+    pub fn label(self) -> &'static str {
+        match self {
+            Tab::Main => "main",
+            Tab::Beams => "beams",
+            Tab::Attention => "attention",
+            Tab::Cache => "cache",
+        }
+    }
 }
 
 /// What the transcript's token tint encodes.
@@ -114,6 +144,13 @@ pub struct App {
     /// Value each optional knob had when it was switched off.
     pub knob_memory: [Option<f32>; Knob::ALL.len()],
     pub focus: Focus,
+    pub tab: Tab,
+    /// The beam tab's state.
+    pub beams: BeamsState,
+    /// The attention tab's state (and the transcript overlay's).
+    pub attention: AttentionState,
+    /// The cache tab's state.
+    pub cache: CacheState,
     pub popup: Popup,
     pub tint: TintMode,
     pub message: Option<Message>,

@@ -8,9 +8,10 @@ use crossterm::event::{
 use ratatui::layout::{Position, Rect};
 
 use crate::tui::action::Action;
-use crate::tui::app::{App, Focus, Popup};
+use crate::tui::app::{App, Focus, Popup, Tab};
 use crate::tui::input::TextEdit;
 use crate::tui::knob::Knob;
+use crate::tui::tabs::attention::AttnAction;
 
 /// The action for a terminal input event, if it means anything here.
 pub fn map(app: &App, event: &InputEvent) -> Option<Action> {
@@ -45,7 +46,15 @@ pub fn map_key(app: &App, key: &KeyEvent) -> Option<Action> {
             KeyCode::Esc | KeyCode::Char('b') => Some(Action::Cancel),
             _ => None,
         },
-        Popup::None => main_key(app.focus, key),
+        Popup::None => match key.code {
+            KeyCode::Char(c @ '1'..='4') => Tab::ALL
+                .get(c as usize - '1' as usize)
+                .map(|&t| Action::SetTab(t)),
+            _ if app.tab == Tab::Beams => crate::tui::tabs::beams::map_key(key),
+            _ if app.tab == Tab::Attention => crate::tui::tabs::attention::map_key(key),
+            _ if app.tab == Tab::Cache => crate::tui::tabs::cache::map_key(key),
+            _ => main_key(app.focus, key),
+        },
     }
 }
 
@@ -73,6 +82,7 @@ fn main_key(focus: Focus, key: &KeyEvent) -> Option<Action> {
         KeyCode::Char(' ') => Action::Step,
         KeyCode::Char('a') => Action::ToggleAutoplay,
         KeyCode::Char('t') => Action::ToggleTint,
+        KeyCode::Char('o') => Action::Attention(AttnAction::ToggleOverlay),
         KeyCode::Char('?') => Action::ToggleHelp,
         KeyCode::Char('b') => Action::OpenBranches,
         KeyCode::Char('e') => Action::EditPrompt,

@@ -10,6 +10,7 @@ pub mod keymap;
 pub mod knob;
 pub mod session;
 pub mod synthetic;
+pub mod tabs;
 pub mod text;
 pub mod theme;
 pub mod ui;

@@ -4,7 +4,8 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::Frame;
 
-use crate::tui::app::{App, Hits, Popup};
+use crate::tui::app::{App, Hits, Popup, Tab};
+use crate::tui::tabs;
 use crate::tui::widgets::branches::branches_view;
 use crate::tui::widgets::distribution::{distribution_view, DistLine};
 use crate::tui::widgets::help::HelpView;
@@ -69,14 +70,12 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         frame.render_widget(&loading_view(app), area);
         return;
     }
-    let p = Panels::new(area);
-    draw_transcript(frame, app, p.transcript);
-    draw_distribution(frame, app, p.distribution);
-    let temp_rows = p.temperature.height.saturating_sub(3) as usize;
-    frame.render_widget(&temperature_view(app, temp_rows), p.temperature);
-    frame.render_widget(&knobs_view(app), p.knobs);
-    app.hits.knobs = inner(p.knobs);
-    frame.render_widget(&status_view(app), p.status);
+    let body = tabs::draw_bar(frame, app, area);
+    if app.tab == Tab::Main {
+        draw_main(frame, app, body);
+    } else {
+        tabs::draw(frame, app, body);
+    }
     match &app.popup {
         Popup::None => {}
         Popup::Help => frame.render_widget(&HelpView, area),
@@ -91,6 +90,18 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
             }
         }
     }
+}
+
+/// The main tab: transcript, distribution, temperatures, knobs and the status bar.
+fn draw_main(frame: &mut Frame, app: &mut App, area: Rect) {
+    let p = Panels::new(area);
+    draw_transcript(frame, app, p.transcript);
+    draw_distribution(frame, app, p.distribution);
+    let temp_rows = p.temperature.height.saturating_sub(3) as usize;
+    frame.render_widget(&temperature_view(app, temp_rows), p.temperature);
+    frame.render_widget(&knobs_view(app), p.knobs);
+    app.hits.knobs = inner(p.knobs);
+    frame.render_widget(&status_view(app), p.status);
 }
 
 fn draw_transcript(frame: &mut Frame, app: &mut App, area: Rect) {

@@ -3,7 +3,7 @@
 use crate::decode::config::SamplerConfig;
 use crate::engine::protocol::{Command, Event, Snapshot};
 use crate::tui::action::Action;
-use crate::tui::app::{App, Focus, Message, Popup};
+use crate::tui::app::{App, Focus, Message, Popup, Tab};
 use crate::tui::input::TextInput;
 use crate::tui::knob::Knob;
 
@@ -107,6 +107,15 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         }
         Action::Confirm => return confirm(app),
         Action::Cancel => app.popup = Popup::None,
+        Action::SetTab(tab) => {
+            app.tab = tab;
+            if matches!(tab, Tab::Attention | Tab::Cache) {
+                return crate::tui::tabs::attention::set_capture(app, true);
+            }
+        }
+        Action::Beam(a) => return crate::tui::tabs::beams::update(app, a),
+        Action::Attention(a) => return crate::tui::tabs::attention::update(app, a),
+        Action::Cache(a) => return crate::tui::tabs::cache::update(app, a),
         Action::Quit => {
             app.quit = true;
             return vec![Command::Quit];
@@ -143,6 +152,9 @@ fn engine_event(app: &mut App, event: Event) -> Vec<Command> {
             }
         }
         Event::Error(text) => app.message = Some(Message { text, error: true }),
+        Event::Beam(tree) => crate::tui::tabs::beams::on_tree(app, tree),
+        Event::Attention(view) => crate::tui::tabs::attention::on_view(app, view),
+        Event::Cache(view) => crate::tui::tabs::cache::on_view(app, view),
     }
     Vec::new()
 }

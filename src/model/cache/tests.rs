@@ -16,7 +16,7 @@ fn feed(c: &mut KvCache, t: usize) -> usize {
     let (start, next) = (c.len() as i64, c.next_position() as i64);
     let k = Tensor::arange_start(start, start + t as i64, (Kind::Float, tch::Device::Cpu));
     let v = Tensor::arange_start(next, next + t as i64, (Kind::Float, tch::Device::Cpu));
-    c.append(0, k.view([1, 1, -1, 1]), v.view([1, 1, -1, 1]));
+    let _ = c.append(0, k.view([1, 1, -1, 1]), v.view([1, 1, -1, 1]));
     evicted
 }
 

@@ -3,6 +3,7 @@
 
 pub mod branches;
 pub mod distribution;
+pub mod heatmap;
 pub mod help;
 pub mod knobs;
 pub mod loading;

@@ -8,6 +8,7 @@ use ratatui::widgets::{Block, Paragraph, Widget};
 
 use crate::decode::trace::StepTrace;
 use crate::tui::app::{App, Focus, TintMode};
+use crate::tui::tabs::attention;
 use crate::tui::theme;
 
 /// How one token is drawn.
@@ -58,12 +59,24 @@ pub fn tint_score(trace: &StepTrace, mode: TintMode) -> f32 {
 pub fn transcript_view(app: &App, height: usize) -> TranscriptView {
     let wrap = &app.transcript;
     let steps = &app.snapshot.steps;
+    // With the attention overlay, every context token is tinted by what it receives.
+    let overlay = attention::overlay_scores(app);
+    let selected_pos = app.selected.map(|s| wrap.prompt_len + s);
     let lines = (wrap.scroll..(wrap.scroll + height).min(wrap.lines()))
         .map(|line| {
             wrap.line(line)
                 .map(|(i, piece)| {
                     let odd = i % 2 == 1;
+                    let attended = overlay.as_ref().map(|o| o.get(i).copied().flatten());
                     let kind = match i.checked_sub(wrap.prompt_len).and_then(|s| steps.get(s)) {
+                        _ if attended.is_some() && selected_pos != Some(i) => match attended {
+                            Some(Some(p)) => ChipKind::Generated {
+                                score: attention::tint(p),
+                                odd,
+                                selected: false,
+                            },
+                            _ => ChipKind::Prompt { odd },
+                        },
                         None => ChipKind::Prompt { odd },
                         Some(step) => ChipKind::Generated {
                             score: tint_score(&step.trace, app.tint),
@@ -83,10 +96,16 @@ pub fn transcript_view(app: &App, height: usize) -> TranscriptView {
         Some(s) => format!("step {}/{}", s + 1, steps.len()),
         None => "no steps yet: space generates one".to_string(),
     };
+    let tint = match overlay {
+        Some(_) => format!(
+            "attention {} (o)",
+            attention::selection_label(&app.attention)
+        ),
+        None => format!("{} (t)", app.tint.label()),
+    };
     TranscriptView {
         title: format!(
-            " Transcript · {position} · tint: {} (t) · branch {} ",
-            app.tint.label(),
+            " Transcript · {position} · tint: {tint} · branch {} ",
             app.snapshot.current_branch
         ),
         focused: app.focus == Focus::Main,

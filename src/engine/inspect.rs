@@ -1,0 +1,63 @@
+//! Owned views of the attention taps and the KV cache, sent to the UI
+//! ([`super::protocol::Event::Attention`], [`super::protocol::Event::Cache`]).
+
+use std::sync::Arc;
+
+use crate::model::cache::{CachePolicy, Slot};
+use crate::model::taps::AttentionRow;
+
+/// The captured attention rows of the current timeline.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AttentionView {
+    pub layers: usize,
+    pub heads: usize,
+    /// Display text of every text position (prompt, then generated tokens).
+    pub tokens: Vec<String>,
+    /// Number of prompt tokens.
+    pub prompt_len: usize,
+    /// The row of each query position (`None` where not captured).
+    pub rows: Vec<Option<Arc<AttentionRow>>>,
+    /// Bytes the rows hold.
+    pub bytes: usize,
+}
+
+impl AttentionView {
+    /// Query position whose forward produced generated step `step`'s distribution.
+    pub fn query_of_step(&self, step: usize) -> usize {
+        (self.prompt_len + step).saturating_sub(1)
+    }
+
+    /// The row of query position `query`.
+    pub fn row(&self, query: usize) -> Option<&Arc<AttentionRow>> {
+        self.rows.get(query).and_then(|r| r.as_ref())
+    }
+
+    /// Attention every text position up to `query` receives from its row (`layer`, `head`
+    /// or the mean over heads); `None` for positions not in the cache then (evicted).
+    pub fn received(&self, query: usize, layer: usize, head: Option<usize>) -> Vec<Option<f32>> {
+        let mut out = vec![None; query + 1];
+        if let Some(row) = self.row(query) {
+            for (p, v) in row.key_positions().into_iter().zip(row.values(layer, head)) {
+                if let Some(slot) = out.get_mut(p) {
+                    *slot = Some(v);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The KV cache's slots now.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CacheView {
+    pub policy: CachePolicy,
+    pub slots: Vec<Slot>,
+    /// Display text of each slot's token.
+    pub tokens: Vec<String>,
+    /// Slots evicted so far.
+    pub evicted: usize,
+    /// Bytes held by keys and values.
+    pub bytes: u64,
+    /// The model's context length.
+    pub context_len: usize,
+}

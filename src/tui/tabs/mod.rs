@@ -1,0 +1,41 @@
+//! The screens beside the main one, one file each: `1` main, `2` beams, `3` attention,
+//! `4` cache. [`draw`] dispatches on [`App::tab`]; [`draw_bar`] draws the tab line.
+
+pub mod attention;
+pub mod beams;
+pub mod cache;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::Frame;
+
+use crate::tui::app::{App, Tab};
+use crate::tui::theme;
+
+/// Draws the tab line at the top of `area`; returns the area below it.
+pub fn draw_bar(frame: &mut Frame, app: &App, area: Rect) -> Rect {
+    let [bar, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    let mut spans = Vec::new();
+    for (i, tab) in Tab::ALL.iter().enumerate() {
+        let style = if *tab == app.tab {
+            theme::selected()
+        } else {
+            theme::dim()
+        };
+        spans.push(Span::styled(format!(" {} {} ", i + 1, tab.label()), style));
+        spans.push(Span::styled(" ", Style::new()));
+    }
+    frame.render_widget(Line::from(spans), bar);
+    body
+}
+
+/// Draws the current tab (not [`Tab::Main`], which `ui` lays out itself) into `area`.
+pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
+    match app.tab {
+        Tab::Main => {}
+        Tab::Beams => beams::draw(frame, app, area),
+        Tab::Attention => attention::draw(frame, app, area),
+        Tab::Cache => cache::draw(frame, app, area),
+    }
+}

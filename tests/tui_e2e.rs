@@ -1,0 +1,156 @@
+//! End to end: the real binary on the real default model, driven in tmux like a user.
+
+mod common;
+
+use std::process::Command;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    name: String,
+}
+
+impl Tmux {
+    fn start(cmd: &str) -> Tmux {
+        let name = format!("logitscope-e2e-{}", std::process::id());
+        let status = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                "160",
+                "-y",
+                "48",
+                cmd,
+            ])
+            .status()
+            .expect("tmux runs");
+        assert!(status.success());
+        Tmux { name }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let ok = Command::new("tmux")
+                .args(["send-keys", "-t", &self.name, k])
+                .status()
+                .unwrap();
+            assert!(ok.success());
+            sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen satisfies `pred`; panics with the screen after `secs`.
+    fn wait(&self, what: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
+        let t0 = Instant::now();
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            if t0.elapsed() > Duration::from_secs(secs) {
+                panic!("timed out waiting for {what}; screen:\n{s}");
+            }
+            sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.name])
+            .status();
+    }
+}
+
+/// The value shown on the knob panel's `temperature` line.
+fn temperature(screen: &str) -> f32 {
+    let line = screen
+        .lines()
+        .find(|l| l.contains("temperature"))
+        .unwrap_or("");
+    let after = &line[line.find("temperature").unwrap_or(0)..];
+    after
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .find_map(|w| w.parse().ok())
+        .unwrap_or(f32::NAN)
+}
+
+#[test]
+fn step_knob_help_branch_quit_on_the_real_model() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let Some(model) = common::default_model() else {
+        return;
+    };
+    let bin = env!("CARGO_BIN_EXE_logitscope");
+    let t = Tmux::start(&format!(
+        "{bin} --model {} --prompt 'The capital of France is' --seed 7; echo EXITED=$?; sleep 60",
+        model.display()
+    ));
+    t.wait("the model to load", 180, |s| {
+        s.contains("ctx ") && s.contains("Knobs")
+    });
+
+    // Step five tokens.
+    for i in 1..=5 {
+        t.keys(&["Space"]);
+        t.wait(&format!("step {i}"), 60, |s| {
+            s.contains(&format!("step {i}/{i}"))
+        });
+    }
+    let s = t.screen();
+    assert!(s.contains("The capital of France is"), "{s}");
+    assert!(s.contains("Distribution"), "{s}");
+
+    // Raise the temperature: the knob panel and the distribution follow.
+    let before = temperature(&s);
+    t.keys(&["+", "+"]);
+    let s = t.wait("a higher temperature", 20, |s| temperature(s) > before);
+    assert!(temperature(&s) > 1.0, "{s}");
+
+    // Help overlay opens and closes.
+    t.keys(&["?"]);
+    t.wait("the help overlay", 20, |s| {
+        s.contains("take the highlighted candidate")
+    });
+    t.keys(&["Escape"]);
+    t.wait("the help to close", 20, |s| {
+        !s.contains("take the highlighted candidate")
+    });
+
+    // Branch at step 2: select it, highlight another candidate, take it.
+    t.keys(&["Left", "Left", "Left"]);
+    t.wait("step 2 selected", 20, |s| s.contains("step 2/5"));
+    t.keys(&["Down", "Down", "Enter"]);
+    t.wait("the new branch", 60, |s| s.contains("branch 1"));
+    t.keys(&["b"]);
+    let s = t.wait("the branch list", 20, |s| {
+        s.to_lowercase().contains("branches")
+    });
+    assert!(s.contains("fork") || s.contains("step"), "{s}");
+    t.keys(&["Escape"]);
+
+    // Quit promptly.
+    let t0 = Instant::now();
+    t.keys(&["q"]);
+    t.wait("the program to exit", 10, |s| s.contains("EXITED=0"));
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "quit took {:?}",
+        t0.elapsed()
+    );
+}

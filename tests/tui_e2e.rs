@@ -144,6 +144,32 @@ fn step_knob_help_branch_quit_on_the_real_model() {
     assert!(s.contains("fork") || s.contains("step"), "{s}");
     t.keys(&["Escape"]);
 
+    // Never frozen: while autoplay generates, a key is answered at once.
+    t.keys(&["a"]);
+    t.wait("autoplay", 20, |s| s.contains("playing"));
+    let t0 = Instant::now();
+    Command::new("tmux")
+        .args(["send-keys", "-t", &t.name, "?"])
+        .status()
+        .unwrap();
+    let t1 = Instant::now();
+    loop {
+        if t.screen().contains("take the highlighted candidate") {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "the UI froze during autoplay"
+        );
+        sleep(Duration::from_millis(5));
+    }
+    eprintln!(
+        "input latency during autoplay: {:.0} ms (key sent after {:.0} ms)",
+        t0.elapsed().as_secs_f64() * 1e3,
+        (t1 - t0).as_secs_f64() * 1e3
+    );
+    t.keys(&["Escape", "a"]);
+
     // Quit promptly.
     let t0 = Instant::now();
     t.keys(&["q"]);

@@ -143,9 +143,10 @@ fn tint_modes_title() {
     let mut app = app();
     update(&mut app, Action::ToggleTint);
     let buffer = screen(&mut app, W, H);
+    // Line 0 is the tab bar.
     assert!(text(&buffer)
         .lines()
-        .next()
+        .nth(1)
         .unwrap()
         .contains("tint: entropy"));
 }

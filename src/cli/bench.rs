@@ -26,6 +26,10 @@ pub struct BenchArgs {
     /// Only this precision (default: f32 and bf16).
     #[arg(long, value_name = "DTYPE")]
     only: Option<super::args::DtypeArg>,
+    /// Measure the TUI instead: median render time per frame of a 2,000-step session at
+    /// 200×60 (no model needed).
+    #[arg(long)]
+    render: bool,
 }
 
 /// Text the benchmark prompt is cut from.
@@ -41,6 +45,16 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
         return Err(CliError::usage(
             "--prompt-tokens and --decode-tokens must be at least 1",
         ));
+    }
+    if a.render {
+        let (steps, w, h) = (2000, 200, 60);
+        let frame = crate::tui::bench::bench_render(steps, w, h, 200);
+        println!(
+            "{}",
+            json!({"bench": "render", "steps": steps, "size": format!("{w}x{h}"), "frames": 200,
+                   "median_ms_per_frame": frame.as_secs_f64() * 1e3})
+        );
+        return Ok(());
     }
     let path = a.model.prepare()?;
     let dtypes: Vec<Dtype> = match a.only {

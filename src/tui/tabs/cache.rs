@@ -135,14 +135,17 @@ pub struct CacheTabView {
     /// The strip: sinks, evicted count, recent (every slot, for the overview).
     pub strip: Vec<(SlotKind, Option<f32>)>,
     pub sinks: usize,
+    /// Recent slots left out of the strip for want of room.
+    pub hidden: usize,
     pub evicted: usize,
     /// The slot table from the scroll position.
     pub lines: Vec<SlotLine>,
     pub attention: String,
 }
 
-/// The tab's view, with `rows` table rows.
-pub fn cache_tab_view(app: &App, rows: usize) -> Option<CacheTabView> {
+/// The tab's view, with `rows` table rows and a strip of at most `strip` slots (the sinks
+/// and the most recent).
+pub fn cache_tab_view(app: &App, rows: usize, strip: usize) -> Option<CacheTabView> {
     let view = app.cache.view.as_ref()?;
     let received = overlay_source(app);
     let mass = |pos: usize| {
@@ -181,9 +184,12 @@ pub fn cache_tab_view(app: &App, rows: usize) -> Option<CacheTabView> {
         strip: view
             .slots
             .iter()
-            .map(|s| (s.kind, mass(s.position)))
+            .enumerate()
+            .filter(|(i, _)| *i < sinks || *i + strip.saturating_sub(sinks) >= view.slots.len())
+            .map(|(_, s)| (s.kind, mass(s.position)))
             .collect(),
         sinks,
+        hidden: view.slots.len().saturating_sub(strip.max(sinks)),
         evicted: view.evicted,
         lines,
         attention: match (&received, app.selected) {
@@ -216,6 +222,9 @@ impl Widget for &CacheTabView {
                     format!(" ⋯{} evicted⋯ ", self.evicted),
                     theme::dim(),
                 ));
+            }
+            if i == self.sinks && self.hidden > 0 {
+                strip.push(Span::styled(format!(" +{} ", self.hidden), theme::dim()));
             }
             strip.push(slot_cell(kind, mass));
         }
@@ -261,7 +270,8 @@ impl Widget for &CacheTabView {
 /// Draws the cache tab.
 pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
     let rows = area.height.saturating_sub(7) as usize;
-    match cache_tab_view(app, rows) {
+    let strip = area.width.saturating_sub(40) as usize;
+    match cache_tab_view(app, rows, strip) {
         Some(view) => frame.render_widget(&view, area),
         None => frame.render_widget(
             Line::styled("Cache view: waiting for the engine…", theme::dim()),

@@ -7,6 +7,8 @@ use serde_json::{json, Value};
 
 use crate::model::{ids_tensor, load, tensor_to_vec, Dtype, ForwardOptions, Loaded};
 
+use crate::engine::beam::bench_beam_step;
+
 use super::args::ModelArgs;
 use super::CliError;
 
@@ -26,6 +28,10 @@ pub struct BenchArgs {
     /// Only this precision (default: f32 and bf16).
     #[arg(long, value_name = "DTYPE")]
     only: Option<super::args::DtypeArg>,
+    /// Instead: milliseconds per beam-search step at width B (one batched forward of the B
+    /// beams) against one single-sequence decode step, over --decode-tokens steps.
+    #[arg(long, value_name = "B")]
+    beams: Option<usize>,
     /// Measure the TUI instead: median render time per frame of a 2,000-step session at
     /// 200×60 (no model needed).
     #[arg(long)]
@@ -61,6 +67,9 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
         Some(d) => vec![d.into()],
         None => vec![Dtype::F32, Dtype::Bf16],
     };
+    if let Some(beams) = a.beams {
+        return bench_beams(&path, &dtypes, &a, beams);
+    }
     let mut out = serde_json::Map::new();
     out.insert("impl".into(), json!("logitscope"));
     out.insert("threads".into(), json!(tch::get_num_threads()));
@@ -108,6 +117,43 @@ fn measure(lm: &Loaded, a: &BenchArgs) -> Result<Value, CliError> {
         json!({"prefill_ms": median(&mut prefill), "decode_ms_per_token": median(&mut decode),
               "prefill_runs_ms": prefill, "decode_runs_ms_per_token": decode}),
     )
+}
+
+/// Median ms per beam step and per single decode step, per dtype, as one JSON line.
+fn bench_beams(
+    path: &std::path::Path,
+    dtypes: &[Dtype],
+    a: &BenchArgs,
+    beams: usize,
+) -> Result<(), CliError> {
+    if beams == 0 {
+        return Err(CliError::usage("--beams must be at least 1"));
+    }
+    let mut out = serde_json::Map::new();
+    out.insert("bench".into(), json!("beam"));
+    out.insert("beams".into(), json!(beams));
+    out.insert("threads".into(), json!(tch::get_num_threads()));
+    out.insert("steps".into(), json!(a.decode_tokens));
+    for &dtype in dtypes {
+        let lm = load(path, dtype, &mut |_, _| {})?;
+        let mut ids = lm.tok.encode(BENCH_TEXT)?;
+        ids.truncate(a.prompt_tokens);
+        let (mut beam, mut single) = (Vec::new(), Vec::new());
+        for run in 0..=a.runs {
+            let (b, s) = bench_beam_step(&lm.model, &ids, beams, a.decode_tokens)?;
+            if run > 0 {
+                beam.push(b as f64);
+                single.push(s as f64);
+            }
+        }
+        let (b, s) = (median(&mut beam), median(&mut single));
+        out.insert(
+            dtype.name().into(),
+            json!({"ms_per_beam_step": b, "ms_per_decode_step": s, "ratio": b / s}),
+        );
+    }
+    println!("{}", Value::Object(out));
+    Ok(())
 }
 
 fn argmax(v: &[f32]) -> u32 {

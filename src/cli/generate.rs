@@ -31,6 +31,10 @@ pub struct GenerateArgs {
     /// Print JSON Lines (prompt, one record per step, done) instead of the text.
     #[arg(long)]
     json: bool,
+    /// Also save the whole session (model facts, every step's trace) as JSON to FILE; the TUI's
+    /// tests and demos replay such files without a model.
+    #[arg(long, value_name = "FILE")]
+    record: Option<std::path::PathBuf>,
     #[command(flatten)]
     knobs: KnobArgs,
     #[command(flatten)]
@@ -94,6 +98,11 @@ pub fn run(a: GenerateArgs) -> Result<(), CliError> {
         if s.finished() {
             break;
         }
+    }
+    if let Some(path) = &a.record {
+        crate::tui::RecordedSession::record(&s.info(), &s.snapshot())
+            .save(path)
+            .map_err(|e| CliError::usage(format!("{e}")))?;
     }
     let tail = stream.finish();
     text.push_str(&tail);

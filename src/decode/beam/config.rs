@@ -112,7 +112,7 @@ impl BeamConfig {
         if self.beams == 0 {
             return Err("beams must be at least 1".into());
         }
-        if self.groups == 0 || self.beams % self.groups != 0 {
+        if self.groups == 0 || !self.beams.is_multiple_of(self.groups) {
             return Err(format!(
                 "groups must divide beams: {} beams in {} groups",
                 self.beams, self.groups

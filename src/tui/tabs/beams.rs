@@ -31,7 +31,7 @@ const SIDE_W: u16 = 30;
 pub const MAX_BEAMS: usize = 8;
 
 /// The beam tab's part of the UI state.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct BeamsState {
     /// The latest tree from the engine.
     pub tree: Option<Arc<BeamTree>>,
@@ -43,18 +43,6 @@ pub struct BeamsState {
     pub selected: Option<usize>,
     /// A run-to-end is in progress.
     pub running: bool,
-}
-
-impl Default for BeamsState {
-    fn default() -> Self {
-        BeamsState {
-            tree: None,
-            config: BeamConfig::default(),
-            started: None,
-            selected: None,
-            running: false,
-        }
-    }
 }
 
 /// What the beam tab's keys do.

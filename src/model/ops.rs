@@ -4,10 +4,9 @@ use tch::{Kind, Tensor};
 
 /// RMSNorm computed in f32 (as Hugging Face does), returned in the input's dtype.
 pub(crate) fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Tensor {
-    let kind = x.kind();
-    let xf = x.to_kind(Kind::Float);
-    let var = xf.square().mean_dim(-1, true, Kind::Float);
-    (xf * (var + eps).rsqrt()).to_kind(kind) * weight
+    let d = x.size().last().copied().unwrap_or(0);
+    // libtorch's fused kernel accumulates in f32 for bf16 inputs too.
+    x.rms_norm([d], Some(weight), eps)
 }
 
 /// LayerNorm over the last dimension.

@@ -28,7 +28,7 @@ fn row(q: usize) -> AttentionRow {
 
 #[test]
 fn a_2048_token_session_stays_under_64_mb() {
-    assert!(DEFAULT_BUDGET <= MB64);
+    const { assert!(DEFAULT_BUDGET <= MB64) };
     let mut trail = AttentionTrail::default();
     let mut peak = 0;
     for q in 0..SESSION {

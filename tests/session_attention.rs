@@ -61,7 +61,10 @@ fn branching_an_evicted_cache_rebuilds_it() {
     s.branch(5, other).unwrap();
     s.step().unwrap();
     assert_eq!(s.steps()[5].token_id, other);
-    assert_eq!(s.cache_view().slots.len(), 7, "rebuilt, then one step");
+    let n = s.prompt_ids().len() + 6;
+    let cache = s.cache_view();
+    assert_eq!(cache.slots.last().unwrap().position, n - 1, "rebuilt");
+    assert_eq!((cache.slots.len(), cache.evicted), (8, n - 8));
     assert!(s
         .set_cache_policy(CachePolicy::Window { w: 100_000 })
         .is_err());

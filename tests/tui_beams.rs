@@ -9,9 +9,10 @@ use crossterm::event::{Event as InputEvent, KeyCode, KeyEvent, KeyModifiers};
 use insta::assert_snapshot;
 use logitscope::decode::beam::{BeamConfig, BeamSearch, BeamTree, EarlyStopping};
 use logitscope::decode::log_softmax;
-use logitscope::engine::protocol::{Command, Event};
+use logitscope::engine::protocol::{Command, Event, ModelInfo};
 use logitscope::tui::app::Tab;
 use logitscope::tui::keymap::map;
+use logitscope::tui::synthetic::demo_vocab;
 use logitscope::tui::tabs::beams::BeamAction;
 use logitscope::tui::{update, Action, App};
 use tui_common::{loaded_app, screen, text};
@@ -51,8 +52,18 @@ fn synthetic_tree(beams: usize, steps: usize) -> BeamTree {
     tree
 }
 
+/// An app on the beam tab with the demo vocabulary (independent of the recorded session).
 fn beams_app(tree: BeamTree) -> App {
-    let mut app = loaded_app();
+    let mut app = App {
+        info: Some(Arc::new(ModelInfo {
+            name: "synthetic".into(),
+            params: 0,
+            dtype: "f32".into(),
+            context_len: 2048,
+            vocab: Arc::new(demo_vocab()),
+        })),
+        ..App::default()
+    };
     update(&mut app, Action::SetTab(Tab::Beams));
     update(&mut app, Action::Engine(Event::Beam(Arc::new(tree))));
     app

@@ -213,6 +213,15 @@ fn editing_the_prompt() {
 #[test]
 fn switching_branches_and_rerolling() {
     let mut app = loaded_app();
+    // A second branch, forked at step 3.
+    app.snapshot
+        .branches
+        .push(logitscope::engine::protocol::BranchInfo {
+            id: 1,
+            fork_step: 3,
+            len: 4,
+            preview: "another way".into(),
+        });
     update(&mut app, Action::OpenBranches);
     assert_eq!(app.popup, Popup::Branches { selected: 0 });
     run(&mut app, [Action::MoveBranch(1), Action::MoveBranch(5)]);

@@ -116,6 +116,8 @@ pub struct KvCache {
     policy: CachePolicy,
     /// Text position of every slot (shared by the batch rows).
     positions: Vec<usize>,
+    /// Text position of the next token.
+    next: usize,
     evicted: usize,
 }
 
@@ -131,6 +133,7 @@ impl KvCache {
             layers: (0..layers).map(|_| None).collect(),
             policy,
             positions: Vec::new(),
+            next: 0,
             evicted: 0,
         }
     }
@@ -153,7 +156,7 @@ impl KvCache {
     /// Text position the next token will take (equals [`len`](Self::len) until something is
     /// evicted).
     pub fn next_position(&self) -> usize {
-        self.positions.last().map_or(self.evicted, |p| p + 1)
+        self.next
     }
 
     /// Number of slots evicted so far.
@@ -244,8 +247,9 @@ impl KvCache {
     /// Appends new keys/values for `layer` and returns the whole cached keys/values.
     pub(crate) fn append(&mut self, layer: usize, k: Tensor, v: Tensor) -> (Tensor, Tensor) {
         if layer == 0 {
-            let next = self.next_position();
-            self.positions.extend(next..next + k.size()[2] as usize);
+            let t = k.size()[2] as usize;
+            self.positions.extend(self.next..self.next + t);
+            self.next += t;
         }
         let slot = &mut self.layers[layer];
         let (k, v) = match slot.take() {
@@ -264,6 +268,7 @@ impl KvCache {
             *v = v.narrow(2, 0, n).contiguous();
         }
         self.positions.truncate(len);
+        self.next = self.positions.last().map_or(0, |p| p + 1);
     }
 
     /// Reorders (and possibly repeats) the batch rows: row `i` of the result is row

@@ -11,11 +11,11 @@ use logitscope::tui::widgets::status::status_view;
 use logitscope::tui::widgets::temperature::temperature_view;
 use logitscope::tui::{update, Action, App, TintMode};
 use ratatui::style::Modifier;
-use tui_common::{loaded_app, screen, text};
+use tui_common::{loaded_app, screen, synthetic_app, text};
 
 #[test]
 fn distribution_marks_cutoffs_removals_and_the_chosen_token() {
-    let mut app = loaded_app();
+    let mut app = synthetic_app();
     update(&mut app, Action::SelectStep(12));
     let view = distribution_view(&app, 64);
     let trace = &app.selected_record().unwrap().trace;
@@ -90,7 +90,7 @@ fn temperature_columns_are_sorted_and_flatten_as_t_rises() {
 
 #[test]
 fn status_shows_model_context_speed_and_seed() {
-    let app = loaded_app();
+    let app = synthetic_app();
     let view = status_view(&app);
     let all = view.segments.join(" | ");
     for part in [
@@ -122,7 +122,7 @@ fn the_selected_step_is_reversed_in_the_transcript() {
 
 #[test]
 fn control_characters_never_reach_the_terminal() {
-    let mut app = loaded_app();
+    let mut app = synthetic_app();
     let buffer = screen(&mut app, 120, 40);
     assert!(buffer
         .content

@@ -20,8 +20,18 @@ pub fn session() -> RecordedSession {
 
 /// An app that has received the fixture's `Loaded` and `Timeline` events.
 pub fn loaded_app() -> App {
+    app_for(&session())
+}
+
+/// An app fed the deterministic synthetic session, whose vocabulary has the awkward tokens
+/// (control characters, invalid UTF-8 escapes, CJK, emoji) that robustness tests need.
+pub fn synthetic_app() -> App {
+    app_for(&logitscope::tui::synthetic::demo_session(40, 42))
+}
+
+fn app_for(s: &RecordedSession) -> App {
     let mut app = App::new(TintMode::Probability, false);
-    for event in session().events() {
+    for event in s.events() {
         assert!(update(&mut app, Action::Engine(event)).is_empty());
     }
     app

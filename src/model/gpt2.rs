@@ -5,40 +5,36 @@ use tch::{Kind, Tensor};
 use super::cache::KvCache;
 use super::config::ModelConfig;
 use super::error::ModelError;
-use super::ops::{attention, layer_norm};
+use super::ops::{attention, layer_norm, Linear};
 use super::weights::Weights;
 use super::{ForwardOptions, ForwardOutput, LogitsWanted};
 
 struct Block {
     ln1: (Tensor, Tensor),
-    /// Fused q/k/v projection, `[3d, d]` (transposed from GPT-2's Conv1D `[d, 3d]`).
-    attn_w: Tensor,
-    attn_b: Tensor,
-    proj_w: Tensor,
-    proj_b: Tensor,
+    /// Fused q/k/v projection to `3d`.
+    attn: Linear,
+    proj: Linear,
     ln2: (Tensor, Tensor),
-    fc_w: Tensor,
-    fc_b: Tensor,
-    out_w: Tensor,
-    out_b: Tensor,
+    fc: Linear,
+    out: Linear,
 }
 
 impl Block {
     fn load(w: &mut Weights, p: &str, kind: Kind) -> Result<Self, ModelError> {
         let mut get = |n: &str| w.take(&format!("{p}.{n}")).map(|t| t.to_kind(kind));
-        // Conv1D stores [in, out]; linear wants [out, in].
-        let conv = |t: Tensor| t.transpose(0, 1).contiguous();
+        // Conv1D stores [in, out]; Linear takes Hugging Face's [out, in].
+        let mut conv = |n: &str| -> Result<Linear, ModelError> {
+            let weight = get(&format!("{n}.weight"))?.tr();
+            let bias = get(&format!("{n}.bias"))?;
+            Ok(Linear::new(&weight, Some(&bias), kind))
+        };
         Ok(Block {
+            attn: conv("attn.c_attn")?,
+            proj: conv("attn.c_proj")?,
+            fc: conv("mlp.c_fc")?,
+            out: conv("mlp.c_proj")?,
             ln1: (get("ln_1.weight")?, get("ln_1.bias")?),
-            attn_w: conv(get("attn.c_attn.weight")?),
-            attn_b: get("attn.c_attn.bias")?,
-            proj_w: conv(get("attn.c_proj.weight")?),
-            proj_b: get("attn.c_proj.bias")?,
             ln2: (get("ln_2.weight")?, get("ln_2.bias")?),
-            fc_w: conv(get("mlp.c_fc.weight")?),
-            fc_b: get("mlp.c_fc.bias")?,
-            out_w: conv(get("mlp.c_proj.weight")?),
-            out_b: get("mlp.c_proj.bias")?,
         })
     }
 }
@@ -96,7 +92,7 @@ impl Gpt2 {
         let mut attentions = Vec::new();
         for (i, blk) in self.blocks.iter().enumerate() {
             let hdn = layer_norm(&x, &blk.ln1.0, &blk.ln1.1, eps);
-            let qkv = hdn.linear(&blk.attn_w, Some(&blk.attn_b));
+            let qkv = blk.attn.forward(&hdn);
             let split = |j: i64| {
                 qkv.narrow(2, j * h * d, h * d)
                     .view([b, t, h, d])
@@ -108,10 +104,10 @@ impl Gpt2 {
             if let Some(p) = probs {
                 attentions.push(p);
             }
-            x += out.linear(&blk.proj_w, Some(&blk.proj_b));
+            x += blk.proj.forward(&out);
             let hdn = layer_norm(&x, &blk.ln2.0, &blk.ln2.1, eps);
-            let m = hdn.linear(&blk.fc_w, Some(&blk.fc_b)).gelu("tanh");
-            x += m.linear(&blk.out_w, Some(&blk.out_b));
+            let m = blk.fc.forward(&hdn).gelu("tanh");
+            x += blk.out.forward(&m);
         }
         let x = match opts.logits {
             LogitsWanted::Last => x.select(1, t - 1),

@@ -5,20 +5,19 @@ use tch::{Kind, Tensor};
 use super::cache::KvCache;
 use super::config::ModelConfig;
 use super::error::ModelError;
-use super::ops::{attention, rms_norm, Rope};
+use super::ops::{attention, rms_norm, Linear, Rope};
 use super::weights::Weights;
 use super::{ForwardOptions, ForwardOutput, LogitsWanted};
 
 struct Layer {
     attn_norm: Tensor,
-    /// Fused q/k/v projection `[(H + 2·Hkv)·D, d]`.
-    wqkv: Tensor,
-    bqkv: Option<Tensor>,
-    wo: Tensor,
+    /// Fused q/k/v projection to `(H + 2·Hkv)·D`.
+    qkv: Linear,
+    wo: Linear,
     mlp_norm: Tensor,
-    /// Fused gate/up projection `[2·F, d]`.
-    w_gate_up: Tensor,
-    w_down: Tensor,
+    /// Fused gate/up projection to `2·F`.
+    gate_up: Linear,
+    down: Linear,
 }
 
 /// A Llama-family model (Llama, SmolLM, Qwen2, Mistral without sliding window).
@@ -27,7 +26,7 @@ pub struct Llama {
     embed: Tensor,
     layers: Vec<Layer>,
     norm: Tensor,
-    head: Tensor,
+    head: Linear,
     rope: Rope,
 }
 
@@ -46,7 +45,7 @@ impl Llama {
                 let bq = w.take(&format!("{p}.self_attn.q_proj.bias"))?;
                 let bk = w.take(&format!("{p}.self_attn.k_proj.bias"))?;
                 let bv = w.take(&format!("{p}.self_attn.v_proj.bias"))?;
-                Some(cast(Tensor::cat(&[bq, bk, bv], 0)))
+                Some(Tensor::cat(&[bq, bk, bv], 0))
             } else {
                 None
             };
@@ -54,12 +53,15 @@ impl Llama {
             let up = w.take(&format!("{p}.mlp.up_proj.weight"))?;
             layers.push(Layer {
                 attn_norm: cast(w.take(&format!("{p}.input_layernorm.weight"))?),
-                wqkv: cast(Tensor::cat(&[q, k, v], 0)),
-                bqkv,
-                wo: cast(w.take(&format!("{p}.self_attn.o_proj.weight"))?),
+                qkv: Linear::new(&Tensor::cat(&[q, k, v], 0), bqkv.as_ref(), kind),
+                wo: Linear::new(
+                    &w.take(&format!("{p}.self_attn.o_proj.weight"))?,
+                    None,
+                    kind,
+                ),
                 mlp_norm: cast(w.take(&format!("{p}.post_attention_layernorm.weight"))?),
-                w_gate_up: cast(Tensor::cat(&[gate, up], 0)),
-                w_down: cast(w.take(&format!("{p}.mlp.down_proj.weight"))?),
+                gate_up: Linear::new(&Tensor::cat(&[gate, up], 0), None, kind),
+                down: Linear::new(&w.take(&format!("{p}.mlp.down_proj.weight"))?, None, kind),
             });
         }
         let norm = cast(w.take("model.norm.weight")?);
@@ -71,7 +73,7 @@ impl Llama {
         let rope = Rope::new(cfg.head_dim, cfg.context_len, cfg.rope_theta, kind);
         Ok(Llama {
             embed: cast(embed),
-            head: cast(head),
+            head: Linear::new(&head, None, kind),
             norm,
             layers,
             rope,
@@ -110,7 +112,7 @@ impl Llama {
         let mut attentions = Vec::new();
         for (i, l) in self.layers.iter().enumerate() {
             let hdn = rms_norm(&x, &l.attn_norm, eps);
-            let qkv = hdn.linear(&l.wqkv, l.bqkv.as_ref());
+            let qkv = l.qkv.forward(&hdn);
             let q = qkv.narrow(2, 0, h * d).view([b, t, h, d]).transpose(1, 2);
             let k = qkv
                 .narrow(2, h * d, hkv * d)
@@ -128,12 +130,12 @@ impl Llama {
             if let Some(p) = probs {
                 attentions.push(p);
             }
-            x += out.linear::<Tensor>(&l.wo, None);
+            x += l.wo.forward(&out);
             let hdn = rms_norm(&x, &l.mlp_norm, eps);
-            let gu = hdn.linear::<Tensor>(&l.w_gate_up, None);
+            let gu = l.gate_up.forward(&hdn);
             let f = self.cfg.intermediate as i64;
             let act = gu.narrow(2, 0, f).silu() * gu.narrow(2, f, f);
-            x += act.linear::<Tensor>(&l.w_down, None);
+            x += l.down.forward(&act);
         }
         let x = match opts.logits {
             LogitsWanted::Last => x.select(1, t - 1),
@@ -141,7 +143,7 @@ impl Llama {
         };
         let x = rms_norm(&x, &self.norm, eps);
         ForwardOutput {
-            logits: x.linear::<Tensor>(&self.head, None).to_kind(Kind::Float),
+            logits: self.head.forward(&x).to_kind(Kind::Float),
             attentions,
         }
     }

@@ -26,5 +26,32 @@ fn main() {
         time("  mv W·x", bytes, || w.mv(&xv));
         time("  matmul x·(Wᵀ contiguous)", bytes, || x.matmul(&wt));
         time("  matmul W·xᵀ", bytes, || w.matmul(&x.tr()));
+        let x4 = Tensor::randn([4, 576], (Kind::Float, Device::Cpu)).to_kind(kind);
+        time("  4 rows: linear x·Wᵀ", bytes, || {
+            x4.linear::<Tensor>(&w, None)
+        });
+        time("  4 rows: matmul x·(Wᵀ contiguous)", bytes, || {
+            x4.matmul(&wt)
+        });
+        time("  4 rows: matmul W·xᵀ", bytes, || w.matmul(&x4.tr()));
+        let x4t = x4.tr().contiguous();
+        time("  4 rows: matmul W·(xᵀ contiguous)", bytes, || {
+            w.matmul(&x4t)
+        });
+        time("  4 rows: (Wᵀ)ᵀ·xᵀ", bytes, || {
+            wt.tr().matmul(&x4.tr())
+        });
+        for m in [2i64, 3, 8, 16, 128] {
+            let xm = Tensor::randn([m, 576], (Kind::Float, Device::Cpu)).to_kind(kind);
+            time(&format!("  {m} rows: x·(Wᵀ contiguous)"), bytes, || {
+                xm.matmul(&wt)
+            });
+            time(&format!("  {m} rows: W·xᵀ"), bytes, || {
+                w.matmul(&xm.tr())
+            });
+            time(&format!("  {m} rows: linear"), bytes, || {
+                xm.linear::<Tensor>(&w, None)
+            });
+        }
     }
 }

@@ -103,44 +103,50 @@ pub(crate) fn attention(
     (out, probs)
 }
 
-/// A projection `y = x·Wᵀ (+ b)` stored in the layout that is fastest on CPUs for its dtype.
+/// A projection `y = x·Wᵀ (+ b)`, computed the way that is fastest on CPUs for its dtype.
 ///
-/// Decoding multiplies one row by each weight matrix, so speed is the rate at which the
-/// weights stream from memory. Measured here (`cargo run --release --example bandwidth`):
-/// for f32, `x.matmul(Wᵀ)` with `Wᵀ` stored contiguously reaches ~2× the rate of
-/// `linear(x, W)`; for bf16, `linear` is the fastest.
+/// Decoding multiplies a few rows by each weight matrix, so speed is the rate at which the
+/// weights stream from memory, and libtorch's CPU kernels differ a lot in that rate. Measured
+/// here (`cargo run --release --example bandwidth`, 2 threads, the 49152×576 head): for f32,
+/// `W·xᵀ` with `W` row-major reaches 28–41 GB/s for 2–4 rows, where `linear(x, W)` gets
+/// 7–12 GB/s and a single row takes the slow matrix-vector path (12 GB/s) — so one row is
+/// duplicated to stay on the fast path; for bf16, `linear` is the fastest (12–15 GB/s).
 pub(crate) struct Linear {
+    /// `[out, in]`, contiguous.
     weight: Tensor,
     bias: Option<Tensor>,
-    transposed: bool,
 }
 
 impl Linear {
     /// From a Hugging Face `[out, in]` weight, converted to `kind`.
     pub(crate) fn new(weight: &Tensor, bias: Option<&Tensor>, kind: Kind) -> Self {
-        let transposed = kind == Kind::Float;
-        let weight = weight.to_kind(kind);
         Linear {
-            weight: if transposed {
-                weight.tr().contiguous()
-            } else {
-                weight.contiguous()
-            },
+            weight: weight.to_kind(kind).contiguous(),
             bias: bias.map(|b| b.to_kind(kind)),
-            transposed,
         }
     }
 
     /// Applies the projection over the last dimension of `x`.
     pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
-        if self.transposed {
-            let y = x.matmul(&self.weight);
-            match &self.bias {
-                Some(b) => y + b,
-                None => y,
-            }
-        } else {
-            x.linear(&self.weight, self.bias.as_ref())
+        if self.weight.kind() != Kind::Float {
+            return x.linear(&self.weight, self.bias.as_ref());
+        }
+        let mut shape = x.size();
+        let d_in = shape.pop().unwrap_or(1);
+        let rows = x.reshape([-1, d_in]);
+        let m = rows.size()[0];
+        let rows = if m == 1 { rows.repeat([2, 1]) } else { rows };
+        let y = self
+            .weight
+            .matmul(&rows.tr())
+            .tr()
+            .narrow(0, 0, m)
+            .contiguous();
+        shape.push(self.weight.size()[0]);
+        let y = y.view(shape.as_slice());
+        match &self.bias {
+            Some(b) => y + b,
+            None => y,
         }
     }
 }

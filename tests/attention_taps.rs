@@ -77,30 +77,3 @@ fn truncate_frees_rows() {
     trail.truncate(0);
     assert_eq!(trail.bytes(), 0);
 }
-
-/// The capture's cost on the default model (run with `--ignored --nocapture`; the README's
-/// figure): median single-token decode with and without capture.
-#[test]
-#[ignore = "timing: run alone"]
-fn capture_overhead() {
-    use logitscope::model::taps::bench_capture;
-    use logitscope::model::{default_model_path, load, Dtype};
-    let path = default_model_path();
-    if !path.exists() {
-        eprintln!("skipped: {} not installed", path.display());
-        return;
-    }
-    let lm = load(&path, Dtype::F32, &mut |_, _| {}).unwrap();
-    let text = include_str!("../assets/macbeth.txt");
-    let ids = lm.tok.encode(text).unwrap();
-    for context in [128, 512, 2047] {
-        let b = bench_capture(&lm.model, &ids[..context], 30).unwrap();
-        eprintln!(
-            "context {}: decode {:.1} ms plain, {:.1} ms with capture: {:+.1}%",
-            b.context,
-            b.plain_ms,
-            b.capture_ms,
-            b.overhead_pct()
-        );
-    }
-}

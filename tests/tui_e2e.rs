@@ -144,6 +144,43 @@ fn step_knob_help_branch_quit_on_the_real_model() {
     assert!(s.contains("fork") || s.contains("step"), "{s}");
     t.keys(&["Escape"]);
 
+    // The beam tab: expand the search two steps.
+    t.keys(&["2"]);
+    t.wait("the beam tab", 20, |s| s.contains("beam search"));
+    t.keys(&["Space"]);
+    t.wait("one beam expansion", 60, |s| s.contains("step 1/"));
+    t.keys(&["Space"]);
+    t.wait("two beam expansions", 60, |s| s.contains("step 2/"));
+
+    // The attention tab: a middle layer, where the first token's column lights up.
+    t.keys(&["3"]);
+    t.wait("the attention tab", 20, |s| {
+        s.contains("Attention · layer 0/")
+    });
+    t.keys(&["]"; 12]);
+    let s = t.wait("layer 12", 20, |s| s.contains("layer 12/"));
+    let sink_rows = s
+        .lines()
+        .filter(|l| {
+            l.contains('│')
+                && l.split_whitespace()
+                    .nth(3)
+                    .is_some_and(|c| c.starts_with("██"))
+        })
+        .count();
+    assert!(
+        sink_rows >= 3,
+        "the sink column is visible at layer 12:\n{s}"
+    );
+
+    // The cache tab: switch the policy live.
+    t.keys(&["4"]);
+    t.wait("the cache tab", 20, |s| s.contains("policy full"));
+    t.keys(&["p"]);
+    t.wait("a window policy", 20, |s| s.contains("policy window"));
+    t.keys(&["p", "p", "1"]);
+    t.wait("the main tab", 20, |s| s.contains("Knobs"));
+
     // Never frozen: while autoplay generates, a key is answered at once.
     t.keys(&["a"]);
     t.wait("autoplay", 20, |s| s.contains("playing"));

@@ -5,6 +5,7 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::{json, Value};
 
+use crate::model::taps::bench_capture;
 use crate::model::{ids_tensor, load, tensor_to_vec, Dtype, ForwardOptions, Loaded};
 
 use crate::engine::beam::bench_beam_step;
@@ -32,6 +33,10 @@ pub struct BenchArgs {
     /// beams) against one single-sequence decode step, over --decode-tokens steps.
     #[arg(long, value_name = "B")]
     beams: Option<usize>,
+    /// Instead: the cost of attention capture on a decode step, at 128, 512 and 2,047 tokens
+    /// of context (median of 30 steps each way, alternated).
+    #[arg(long)]
+    capture: bool,
     /// Measure the TUI instead: median render time per frame of a 2,000-step session at
     /// 200×60 (no model needed).
     #[arg(long)]
@@ -69,6 +74,9 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
     };
     if let Some(beams) = a.beams {
         return bench_beams(&path, &dtypes, &a, beams);
+    }
+    if a.capture {
+        return bench_capture_overhead(&path, &dtypes);
     }
     let mut out = serde_json::Map::new();
     out.insert("impl".into(), json!("logitscope"));
@@ -151,6 +159,28 @@ fn bench_beams(
             dtype.name().into(),
             json!({"ms_per_beam_step": b, "ms_per_decode_step": s, "ratio": b / s}),
         );
+    }
+    println!("{}", Value::Object(out));
+    Ok(())
+}
+
+/// Decode ms with and without attention capture at several context lengths.
+fn bench_capture_overhead(path: &std::path::Path, dtypes: &[Dtype]) -> Result<(), CliError> {
+    let mut out = serde_json::Map::new();
+    out.insert("bench".into(), json!("attention_capture"));
+    out.insert("threads".into(), json!(tch::get_num_threads()));
+    for &dtype in dtypes {
+        let lm = load(path, dtype, &mut |_, _| {})?;
+        let ids = lm.tok.encode(include_str!("../../assets/macbeth.txt"))?;
+        let rows = [128, 512, 2047]
+            .into_iter()
+            .map(|context| {
+                let b = bench_capture(&lm.model, &ids[..context.min(ids.len())], 30)?;
+                Ok(json!({"context": b.context, "plain_ms": b.plain_ms,
+                          "capture_ms": b.capture_ms, "overhead_pct": b.overhead_pct()}))
+            })
+            .collect::<Result<Vec<_>, CliError>>()?;
+        out.insert(dtype.name().into(), json!(rows));
     }
     println!("{}", Value::Object(out));
     Ok(())

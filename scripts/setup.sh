@@ -69,4 +69,5 @@ PYEOF
   check_sha "$TMP/$MODEL_FILE" || fail "$MODEL_FILE: sha256 mismatch (corrupt download); re-run scripts/setup.sh to retry"
   mv "$TMP/$MODEL_FILE" "$MODEL_DIR/$MODEL_FILE"
 fi
+mkdir -p "$ROOT/models"
 ln -sfn "$MODEL_DIR/$MODEL_FILE" "$ROOT/models/$MODEL_FILE"

@@ -61,33 +61,8 @@ pub fn demo_config(seed: u64) -> SamplerConfig {
         top_k: Some(40),
         top_p: Some(0.92),
         min_p: Some(0.02),
-        epsilon: None,
-        eta: None,
-        typical_p: None,
-        repetition_penalty: 1.0,
-        frequency_penalty: 0.0,
-        presence_penalty: 0.0,
-        no_repeat_ngram: None,
-        logit_bias: Vec::new(),
-        bad_words: Vec::new(),
-        greedy: false,
-        order: [
-            "logit_bias",
-            "penalties",
-            "no_repeat_ngram",
-            "bans",
-            "temperature",
-            "top_k",
-            "top_p",
-            "min_p",
-            "typical_p",
-            "epsilon",
-            "eta",
-        ]
-        .map(String::from)
-        .to_vec(),
         seed,
-        min_keep: 1,
+        ..SamplerConfig::default()
     }
 }
 

@@ -69,12 +69,7 @@ pub fn map_key(key: &KeyEvent) -> Option<Action> {
         KeyCode::Down => a(AttnAction::Scroll { dx: 0, dy: 1 }),
         KeyCode::PageUp => a(AttnAction::Scroll { dx: 0, dy: -10 }),
         KeyCode::PageDown => a(AttnAction::Scroll { dx: 0, dy: 10 }),
-        KeyCode::Char(' ') => Some(Action::Step),
-        KeyCode::Char('a') => Some(Action::ToggleAutoplay),
-        KeyCode::Char('q') => Some(Action::Quit),
-        KeyCode::Char('?') => Some(Action::ToggleHelp),
-        KeyCode::Esc => Some(Action::Cancel),
-        _ => None,
+        _ => super::common_key(key),
     }
 }
 

@@ -63,12 +63,7 @@ pub fn map_key(key: &KeyEvent) -> Option<Action> {
         KeyCode::PageDown => c(CacheAction::Scroll(10)),
         KeyCode::Left => Some(Action::SelectPrev),
         KeyCode::Right => Some(Action::SelectNext),
-        KeyCode::Char(' ') => Some(Action::Step),
-        KeyCode::Char('a') => Some(Action::ToggleAutoplay),
-        KeyCode::Char('q') => Some(Action::Quit),
-        KeyCode::Char('?') => Some(Action::ToggleHelp),
-        KeyCode::Esc => Some(Action::Cancel),
-        _ => None,
+        _ => super::common_key(key),
     }
 }
 

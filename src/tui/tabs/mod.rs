@@ -5,13 +5,27 @@ pub mod attention;
 pub mod beams;
 pub mod cache;
 
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
+use crate::tui::action::Action;
 use crate::tui::app::{App, Tab};
 use crate::tui::theme;
+
+/// Keys that mean the same on the attention and cache tabs as on the main screen.
+pub fn common_key(key: &KeyEvent) -> Option<Action> {
+    match key.code {
+        KeyCode::Char(' ') => Some(Action::Step),
+        KeyCode::Char('a') => Some(Action::ToggleAutoplay),
+        KeyCode::Char('q') => Some(Action::Quit),
+        KeyCode::Char('?') => Some(Action::ToggleHelp),
+        KeyCode::Esc => Some(Action::Cancel),
+        _ => None,
+    }
+}
 
 /// Draws the tab line at the top of `area`; returns the area below it.
 pub fn draw_bar(frame: &mut Frame, app: &App, area: Rect) -> Rect {

@@ -36,7 +36,7 @@ enum Cmd {
     Tui(tui::TuiArgs),
     /// Generate text headlessly, streaming it or printing per-step JSON Lines.
     Generate(generate::GenerateArgs),
-    /// Measure prefill and decode speed (and the sampler chain) and print JSON.
+    /// Measure speed (prefill/decode, beam steps, attention capture, TUI rendering) as JSON.
     Bench(bench::BenchArgs),
     /// Perplexity of a text under a KV-cache policy (full, window:W, sinks:S,W).
     Ppl(ppl::PplArgs),

@@ -25,7 +25,7 @@ mkdir -p "$CACHE"
 # ---- libtorch ---------------------------------------------------------------------------
 TORCH_DIR="$CACHE/torch-$TORCH_VERSION"
 if [ ! -f "$TORCH_DIR/.complete" ]; then
-  say "installing libtorch $TORCH_VERSION (CPU use of the PyPI wheel, ~540 MB, once)"
+  say "installing libtorch $TORCH_VERSION (the CPU part of the torch wheel, ~540 MB, once)"
   rm -rf "$TORCH_DIR"
   "$PY" -m pip install -q --disable-pip-version-check --no-deps --target "$TORCH_DIR/site" \
       "torch==$TORCH_VERSION" "$CUDA_RT" "$CUPTI" \

@@ -10,21 +10,20 @@ use std::time::Instant;
 use half::f16;
 
 use crate::decode::config::SamplerConfig;
-use crate::decode::math::log_softmax;
 use crate::decode::sampler::Sampler;
 use crate::decode::stage::History;
-use crate::decode::trace::{Chosen, StepTrace};
+use crate::decode::trace::StepTrace;
 use crate::model::cache::KvCache;
 use crate::model::error::ModelError;
 use crate::model::taps::AttentionTrail;
 use crate::model::Loaded;
 
-use super::protocol::{BranchInfo, ModelInfo, Snapshot, Stats, StepRecord, TemperatureColumn};
+use super::protocol::{BranchInfo, ModelInfo, Snapshot, Stats, StepRecord};
 
 mod capture;
+mod record;
 
-/// Temperatures always shown by the temperature panel (the configured one is added).
-pub const SWEEP_TEMPERATURES: [f32; 4] = [0.3, 0.7, 1.0, 1.5];
+use record::{forced_choice, temperature_sweep, to_f16};
 
 /// Why the engine could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -191,14 +190,13 @@ impl Session {
     }
 
     /// Makes sure the logits after the current timeline are computed.
-    fn ensure_pending(&mut self) -> Result<(), EngineError> {
+    fn ensure_pending(&mut self, tokens: &[u32]) -> Result<(), EngineError> {
         if self.pending.is_some() {
             return Ok(());
         }
-        let tokens = self.tokens();
         let have = self.cache.next_position();
         let t0 = Instant::now();
-        let logits = self.run_missing(&tokens)?;
+        let logits = self.run_missing(tokens)?;
         let ms = t0.elapsed().as_secs_f32() * 1e3;
         if have == 0 {
             self.prefill_ms = ms;
@@ -218,26 +216,41 @@ impl Session {
         if self.finished() {
             return Err(EngineError::Finished);
         }
-        self.ensure_pending()?;
-        let logits = self.pending.take().unwrap_or_default();
         let tokens = self.tokens();
+        self.ensure_pending(&tokens)?;
+        let logits = self.pending.take().unwrap_or_default();
         let history = History::new(&tokens, self.prompt_ids.len());
-        self.sampler.seek(self.steps().len() as u64);
+        let index = self.steps().len();
+        self.sampler.seek(index as u64);
         let trace = self
             .sampler
             .step(&logits, history)
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let record = self.record(trace, &logits, self.sampler.config().clone());
+        let record = Arc::new(self.record(
+            index,
+            trace,
+            &logits,
+            self.sampler.config().clone(),
+            self.pending_forward_ms,
+        ));
         let tl = &mut self.timelines[self.current];
         tl.steps.push(record.clone());
         tl.logits.push(Arc::new(to_f16(&logits)));
         Ok(record)
     }
 
-    fn record(&self, trace: StepTrace, logits: &[f32], config: SamplerConfig) -> Arc<StepRecord> {
+    /// The record of step `index` whose token is `trace.chosen`.
+    fn record(
+        &self,
+        index: usize,
+        trace: StepTrace,
+        logits: &[f32],
+        config: SamplerConfig,
+        forward_ms: f32,
+    ) -> StepRecord {
         let id = trace.chosen.id;
-        Arc::new(StepRecord {
-            index: self.steps().len(),
+        StepRecord {
+            index,
             token_id: id,
             text: self
                 .info
@@ -248,8 +261,8 @@ impl Session {
             temperature_sweep: temperature_sweep(logits, &trace, config.temperature),
             trace,
             config,
-            forward_ms: self.pending_forward_ms,
-        })
+            forward_ms,
+        }
     }
 
     /// The raw logits and history of step `step` of the current timeline.
@@ -285,11 +298,9 @@ impl Session {
                 Some(draw),
             )
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let mut rec = (*self.record(trace, &logits, config.clone())).clone();
-        rec.index = step;
+        let mut rec = self.record(step, trace, &logits, config.clone(), old.forward_ms);
         rec.token_id = old.token_id;
         rec.text = old.text.clone();
-        rec.forward_ms = old.forward_ms;
         Ok(Arc::new(rec))
     }
 
@@ -300,12 +311,12 @@ impl Session {
             return Err(EngineError::Invalid(format!("no token id {token_id}")));
         }
         let (logits, _) = self.cached(step)?;
-        let old = self.timelines[self.current].clone();
-        let mut trace = self.steps()[step].trace.clone();
+        let old = &self.timelines[self.current];
+        let mut trace = old.steps[step].trace.clone();
         trace.chosen = forced_choice(&logits, &trace, token_id);
-        let mut rec = (*self.record(trace, &logits, self.config().clone())).clone();
-        rec.index = step;
-        rec.forward_ms = old.steps[step].forward_ms;
+        let forward_ms = old.steps[step].forward_ms;
+        let rec = self.record(step, trace, &logits, self.config().clone(), forward_ms);
+        let old = &self.timelines[self.current];
         let mut tl = Timeline {
             steps: old.steps[..step].to_vec(),
             logits: old.logits[..=step].to_vec(),
@@ -318,7 +329,7 @@ impl Session {
 
     /// Drops the steps from `step` on (kept as a branch) so they can be regenerated.
     pub fn reroll(&mut self, step: usize) -> Result<usize, EngineError> {
-        let old = self.timelines[self.current].clone();
+        let old = &self.timelines[self.current];
         if step >= old.steps.len() {
             return Ok(0);
         }
@@ -394,70 +405,6 @@ impl Session {
             finished: self.finished(),
         }
     }
-}
-
-/// The choice record for a token the user picked by hand.
-fn forced_choice(logits: &[f32], trace: &StepTrace, id: u32) -> Chosen {
-    let lp = log_softmax(logits);
-    let raw = lp.get(id as usize).map_or(0.0, |x| x.exp());
-    let rank = logits
-        .iter()
-        .filter(|&&l| {
-            l > logits
-                .get(id as usize)
-                .copied()
-                .unwrap_or(f32::NEG_INFINITY)
-        })
-        .count();
-    let final_prob = trace
-        .candidates
-        .iter()
-        .find(|c| c.id == id)
-        .map_or(0.0, |c| c.final_p);
-    Chosen {
-        id,
-        raw_prob: raw,
-        final_prob,
-        rank,
-        draw: None,
-    }
-}
-
-/// Probabilities of the traced candidates under each sweep temperature (full-vocabulary
-/// softmax).
-pub fn temperature_sweep(
-    logits: &[f32],
-    trace: &StepTrace,
-    current: f32,
-) -> Vec<TemperatureColumn> {
-    let mut temps = SWEEP_TEMPERATURES.to_vec();
-    if current > 0.0 && !temps.iter().any(|&t| (t - current).abs() < 1e-6) {
-        temps.push(current);
-    }
-    temps
-        .into_iter()
-        .map(|t| {
-            let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let z: f64 = logits
-                .iter()
-                .filter(|l| l.is_finite())
-                .map(|&l| (((l - max) / t) as f64).exp())
-                .sum();
-            let probs = trace
-                .candidates
-                .iter()
-                .map(|c| ((((c.logit - max) / t) as f64).exp() / z) as f32)
-                .collect();
-            TemperatureColumn {
-                temperature: t,
-                probs,
-            }
-        })
-        .collect()
-}
-
-fn to_f16(v: &[f32]) -> Vec<f16> {
-    v.iter().map(|&x| f16::from_f32(x)).collect()
 }
 
 fn median(v: &[f32]) -> f32 {

@@ -90,7 +90,8 @@ impl Session {
     fn rebuild(&mut self) -> Result<(), EngineError> {
         self.trail.truncate(0);
         self.pending = None;
-        self.ensure_pending()
+        let tokens = self.tokens();
+        self.ensure_pending(&tokens)
     }
 
     /// Rolls the cache (and the captured rows) back to the first `keep` tokens; an evicted

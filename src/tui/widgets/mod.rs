@@ -1,6 +1,7 @@
 //! One widget per view. Each takes a plain view struct, built from [`crate::tui::app::App`] by
 //! the function beside it, and renders into a buffer.
 
+pub mod beam_tree;
 pub mod branches;
 pub mod distribution;
 pub mod heatmap;

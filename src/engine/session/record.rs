@@ -1,0 +1,71 @@
+//! Building a step's record: the hand-picked choice of a branch, the temperature sweep, and
+//! the compact form of cached logits.
+
+use half::f16;
+
+use crate::decode::math::log_softmax;
+use crate::decode::trace::{Chosen, StepTrace};
+use crate::engine::protocol::TemperatureColumn;
+
+/// Temperatures always shown by the temperature panel (the configured one is added).
+pub const SWEEP_TEMPERATURES: [f32; 4] = [0.3, 0.7, 1.0, 1.5];
+
+/// The choice record for a token the user picked by hand.
+pub(super) fn forced_choice(logits: &[f32], trace: &StepTrace, id: u32) -> Chosen {
+    let lp = log_softmax(logits);
+    let raw = lp.get(id as usize).map_or(0.0, |x| x.exp());
+    let own = logits
+        .get(id as usize)
+        .copied()
+        .unwrap_or(f32::NEG_INFINITY);
+    let rank = logits.iter().filter(|&&l| l > own).count();
+    let final_prob = trace
+        .candidates
+        .iter()
+        .find(|c| c.id == id)
+        .map_or(0.0, |c| c.final_p);
+    Chosen {
+        id,
+        raw_prob: raw,
+        final_prob,
+        rank,
+        draw: None,
+    }
+}
+
+/// Probabilities of the traced candidates under each sweep temperature (full-vocabulary
+/// softmax).
+pub(super) fn temperature_sweep(
+    logits: &[f32],
+    trace: &StepTrace,
+    current: f32,
+) -> Vec<TemperatureColumn> {
+    let mut temps = SWEEP_TEMPERATURES.to_vec();
+    if current > 0.0 && !temps.iter().any(|&t| (t - current).abs() < 1e-6) {
+        temps.push(current);
+    }
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    temps
+        .into_iter()
+        .map(|t| {
+            let z: f64 = logits
+                .iter()
+                .filter(|l| l.is_finite())
+                .map(|&l| (((l - max) / t) as f64).exp())
+                .sum();
+            let probs = trace
+                .candidates
+                .iter()
+                .map(|c| ((((c.logit - max) / t) as f64).exp() / z) as f32)
+                .collect();
+            TemperatureColumn {
+                temperature: t,
+                probs,
+            }
+        })
+        .collect()
+}
+
+pub(super) fn to_f16(v: &[f32]) -> Vec<f16> {
+    v.iter().map(|&x| f16::from_f32(x)).collect()
+}

@@ -18,17 +18,13 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TQDM_DISABLE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
+# Shared loading code (offline environment, pinned model) lives with the fixture scripts.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "golden"))
+import common  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache  # noqa: E402
+from transformers import DynamicCache  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_GGUF = REPO_ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 PROMPT_TOKENS = 128
 NEW_TOKENS = 128
 TEXT = (
@@ -83,20 +79,17 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--gguf", type=Path, default=DEFAULT_GGUF)
+    ap.add_argument("--gguf", type=Path, default=common.DEFAULT_GGUF)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     transformers.logging.set_verbosity_error()
     if not args.gguf.exists():
         sys.exit(f"GGUF not found: {args.gguf} (run scripts/setup.sh first)")
 
-    tok = AutoTokenizer.from_pretrained(str(args.gguf.parent), gguf_file=args.gguf.name)
-    ids = tok(TEXT * 4, add_special_tokens=False).input_ids[:PROMPT_TOKENS]
+    tok, model = common.load_smollm2(args.gguf, torch.float32)
+    ids = common.encode(tok, TEXT * 4)[:PROMPT_TOKENS]
     assert len(ids) == PROMPT_TOKENS
     x = torch.tensor([ids])
-    model = AutoModelForCausalLM.from_pretrained(
-        str(args.gguf.parent), gguf_file=args.gguf.name, dtype=torch.float32, attn_implementation="eager"
-    ).eval()
 
     result = {"impl": "hf-transformers", "threads": args.threads, "prompt_tokens": PROMPT_TOKENS,
               "new_tokens": NEW_TOKENS, "attn_implementation": "eager", "kv_cache": True,

@@ -5,6 +5,7 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::{json, Value};
 
+use crate::decode::math::{median, top_n};
 use crate::model::taps::bench_capture;
 use crate::model::{ids_tensor, load, tensor_to_vec, Dtype, ForwardOptions, Loaded};
 
@@ -112,7 +113,7 @@ fn measure(lm: &Loaded, a: &BenchArgs) -> Result<Value, CliError> {
         let p = t0.elapsed().as_secs_f64() * 1e3;
         let t1 = Instant::now();
         for _ in 0..a.decode_tokens {
-            let next = argmax(&logits);
+            let next = top_n(&logits, 1).first().map_or(0, |&(id, _)| id);
             logits = lm.model.next_logits(&[next], &mut cache)?;
         }
         let d = t1.elapsed().as_secs_f64() * 1e3 / a.decode_tokens as f64;
@@ -122,7 +123,7 @@ fn measure(lm: &Loaded, a: &BenchArgs) -> Result<Value, CliError> {
         }
     }
     Ok(
-        json!({"prefill_ms": median(&mut prefill), "decode_ms_per_token": median(&mut decode),
+        json!({"prefill_ms": median(&prefill), "decode_ms_per_token": median(&decode),
               "prefill_runs_ms": prefill, "decode_runs_ms_per_token": decode}),
     )
 }
@@ -154,7 +155,7 @@ fn bench_beams(
                 single.push(s as f64);
             }
         }
-        let (b, s) = (median(&mut beam), median(&mut single));
+        let (b, s) = (median(&beam), median(&single));
         out.insert(
             dtype.name().into(),
             json!({"ms_per_beam_step": b, "ms_per_decode_step": s, "ratio": b / s}),
@@ -184,16 +185,4 @@ fn bench_capture_overhead(path: &std::path::Path, dtypes: &[Dtype]) -> Result<()
     }
     println!("{}", Value::Object(out));
     Ok(())
-}
-
-fn argmax(v: &[f32]) -> u32 {
-    v.iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map_or(0, |(i, _)| i as u32)
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }

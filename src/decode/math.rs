@@ -193,6 +193,13 @@ fn max_logit(logits: &[f32]) -> f32 {
         .fold(f32::NEG_INFINITY, |a, &b| a.max(b.min(f32::MAX)))
 }
 
+/// The median of `values` (the upper one of an even count; 0 when empty), for timings.
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use std::time::Instant;
 use half::f16;
 
 use crate::decode::config::SamplerConfig;
+use crate::decode::math::median;
 use crate::decode::sampler::Sampler;
 use crate::decode::stage::History;
 use crate::decode::trace::StepTrace;
@@ -137,7 +138,8 @@ impl Session {
 
     /// Median milliseconds of the recent single-token forwards.
     pub fn decode_ms_per_token(&self) -> f32 {
-        median(&self.recent_ms)
+        let ms: Vec<f64> = self.recent_ms.iter().map(|&x| f64::from(x)).collect();
+        median(&ms) as f32
     }
 
     /// Whether the last generated token ends the sequence.
@@ -405,13 +407,4 @@ impl Session {
             finished: self.finished(),
         }
     }
-}
-
-fn median(v: &[f32]) -> f32 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    let mut s = v.to_vec();
-    s.sort_by(f32::total_cmp);
-    s[s.len() / 2]
 }

@@ -16,6 +16,7 @@ use tch::{Kind, Tensor};
 use super::cache::KvCache;
 use super::error::ModelError;
 use super::{ids_tensor, ForwardOptions, LogitsWanted, Model};
+use crate::decode::math::median;
 
 /// Keys kept exact at the start of a reduced row (where the sinks are).
 pub const KEEP_FIRST: usize = 8;
@@ -405,12 +406,7 @@ pub fn bench_capture(
     }
     Ok(CaptureBench {
         context: len + 1,
-        plain_ms: median(&mut plain),
-        capture_ms: median(&mut capture),
+        plain_ms: median(&plain),
+        capture_ms: median(&capture),
     })
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }

@@ -112,13 +112,63 @@ pub(crate) type KeyShift<'a> = &'a dyn Fn(&Tensor, i64) -> Tensor;
 /// embedding at their slot index: slot `i` is encoded at position `i`.
 #[derive(Debug, Default)]
 pub struct KvCache {
-    layers: Vec<Option<(Tensor, Tensor)>>,
+    layers: Vec<Option<LayerKv>>,
     policy: CachePolicy,
     /// Text position of every slot (shared by the batch rows).
     positions: Vec<usize>,
     /// Text position of the next token.
     next: usize,
     evicted: usize,
+}
+
+/// One layer's keys and values in buffers with room to grow: slots `0..used` are live, so
+/// appending a token copies only that token (no re-concatenation of the whole cache).
+#[derive(Debug)]
+struct LayerKv {
+    k: Tensor,
+    v: Tensor,
+    used: i64,
+}
+
+impl LayerKv {
+    /// The live keys and values (views into the buffers).
+    fn live(&self) -> (Tensor, Tensor) {
+        (
+            self.k.narrow(2, 0, self.used),
+            self.v.narrow(2, 0, self.used),
+        )
+    }
+
+    /// Replaces the contents by exactly `k` and `v`.
+    fn set(&mut self, k: Tensor, v: Tensor) {
+        self.used = k.size()[2];
+        self.k = k;
+        self.v = v;
+    }
+
+    /// Writes `k`, `v` after the live slots, growing the buffers (doubling) when full.
+    fn push(&mut self, k: &Tensor, v: &Tensor) {
+        let t = k.size()[2];
+        let capacity = self.k.size()[2];
+        if self.used + t > capacity {
+            let grown = (2 * capacity).max(self.used + t);
+            let (lk, lv) = self.live();
+            self.k = grow(&lk, grown);
+            self.v = grow(&lv, grown);
+        }
+        self.k.narrow(2, self.used, t).copy_(k);
+        self.v.narrow(2, self.used, t).copy_(v);
+        self.used += t;
+    }
+}
+
+/// A zeroed buffer of `slots` slots holding `live` at its start.
+fn grow(live: &Tensor, slots: i64) -> Tensor {
+    let mut shape = live.size();
+    shape[2] = slots;
+    let buf = Tensor::zeros(shape.as_slice(), (live.kind(), live.device()));
+    buf.narrow(2, 0, live.size()[2]).copy_(live);
+    buf
 }
 
 impl KvCache {
@@ -192,7 +242,7 @@ impl KvCache {
         self.layers
             .first()
             .and_then(|l| l.as_ref())
-            .map_or(0, |(k, _)| k.size()[0] as usize)
+            .map_or(0, |l| l.k.size()[0] as usize)
     }
 
     /// Most new tokens one forward may add: everything under `Full`, else what fits once
@@ -229,15 +279,18 @@ impl KvCache {
         }
         let s = self.policy.sinks().min(len) as i64;
         let (e, keep) = (excess as i64, (len - excess) as i64 - s);
-        for (k, v) in self.layers.iter_mut().flatten() {
+        for l in self.layers.iter_mut().flatten() {
+            let (k, v) = l.live();
             let recent_k = k.narrow(2, s + e, keep);
             let recent_k = if keep > 0 {
                 shift(&recent_k, e)
             } else {
                 recent_k
             };
-            *k = Tensor::cat(&[k.narrow(2, 0, s), recent_k], 2);
-            *v = Tensor::cat(&[v.narrow(2, 0, s), v.narrow(2, s + e, keep)], 2);
+            l.set(
+                Tensor::cat(&[k.narrow(2, 0, s), recent_k], 2),
+                Tensor::cat(&[v.narrow(2, 0, s), v.narrow(2, s + e, keep)], 2),
+            );
         }
         self.positions.drain(s as usize..(s + e) as usize);
         self.evicted += excess;
@@ -251,21 +304,27 @@ impl KvCache {
             self.positions.extend(self.next..self.next + t);
             self.next += t;
         }
-        let slot = &mut self.layers[layer];
-        let (k, v) = match slot.take() {
-            None => (k, v),
-            Some((pk, pv)) => (Tensor::cat(&[pk, k], 2), Tensor::cat(&[pv, v], 2)),
-        };
-        *slot = Some((k.shallow_clone(), v.shallow_clone()));
-        (k, v)
+        match &mut self.layers[layer] {
+            Some(l) => l.push(&k, &v),
+            slot @ None => {
+                let used = k.size()[2];
+                *slot = Some(LayerKv {
+                    k: grow(&k, used),
+                    v: grow(&v, used),
+                    used,
+                });
+            }
+        }
+        self.layers[layer]
+            .as_ref()
+            .map(LayerKv::live)
+            .unwrap_or((k, v))
     }
 
     /// Keeps only the first `len` slots (rolls generation back).
     pub fn truncate(&mut self, len: usize) {
-        for (k, v) in self.layers.iter_mut().flatten() {
-            let n = k.size()[2].min(len as i64);
-            *k = k.narrow(2, 0, n).contiguous();
-            *v = v.narrow(2, 0, n).contiguous();
+        for l in self.layers.iter_mut().flatten() {
+            l.used = l.used.min(len as i64);
         }
         self.positions.truncate(len);
         self.next = self.positions.last().map_or(0, |p| p + 1);
@@ -275,24 +334,28 @@ impl KvCache {
     /// `parents[i]` of the current cache. Used by beam search.
     pub fn reorder(&mut self, parents: &[i64]) {
         let idx = Tensor::from_slice(parents);
-        for (k, v) in self.layers.iter_mut().flatten() {
-            *k = k.index_select(0, &idx);
-            *v = v.index_select(0, &idx);
+        for l in self.layers.iter_mut().flatten() {
+            // Whole buffers, so the room to grow survives the reorder.
+            l.k = l.k.index_select(0, &idx);
+            l.v = l.v.index_select(0, &idx);
         }
     }
 
-    /// Bytes held by keys and values.
+    /// Bytes of the live keys and values.
     pub fn bytes(&self) -> u64 {
         self.layers
             .iter()
             .flatten()
-            .map(|(k, v)| tensor_bytes(k) + tensor_bytes(v))
+            .map(|l| {
+                let (k, v) = l.live();
+                tensor_bytes(&k) + tensor_bytes(&v)
+            })
             .sum()
     }
 
     /// Per-layer cached (keys, values), for inspection.
-    pub fn layer(&self, layer: usize) -> Option<&(Tensor, Tensor)> {
-        self.layers.get(layer).and_then(|l| l.as_ref())
+    pub fn layer(&self, layer: usize) -> Option<(Tensor, Tensor)> {
+        self.layers.get(layer)?.as_ref().map(LayerKv::live)
     }
 }
 

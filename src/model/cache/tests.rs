@@ -30,9 +30,9 @@ fn values(t: &Tensor) -> Vec<i64> {
 
 fn check_keys(c: &KvCache) {
     let (k, v) = c.layer(0).unwrap();
-    assert_eq!(values(k), (0..c.len() as i64).collect::<Vec<_>>());
+    assert_eq!(values(&k), (0..c.len() as i64).collect::<Vec<_>>());
     let pos: Vec<i64> = c.positions().iter().map(|&p| p as i64).collect();
-    assert_eq!(values(v), pos);
+    assert_eq!(values(&v), pos);
 }
 
 #[test]

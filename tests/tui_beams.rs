@@ -10,6 +10,7 @@ use insta::assert_snapshot;
 use logitscope::decode::beam::{BeamConfig, BeamSearch, BeamTree, EarlyStopping};
 use logitscope::decode::log_softmax;
 use logitscope::engine::protocol::{Command, Event, ModelInfo};
+use logitscope::engine::run::{RunKind, RunRequest};
 use logitscope::tui::app::Tab;
 use logitscope::tui::keymap::map;
 use logitscope::tui::synthetic::demo_vocab;
@@ -61,6 +62,8 @@ fn beams_app(tree: BeamTree) -> App {
             dtype: "f32".into(),
             context_len: 2048,
             vocab: Arc::new(demo_vocab()),
+            layers: 30,
+            draft_model: None,
         })),
         ..App::default()
     };
@@ -106,25 +109,36 @@ fn expanding_starts_a_search_once_then_steps() {
     let mut app = loaded_app();
     update(&mut app, Action::SetTab(Tab::Beams));
     let cmds = update(&mut app, Action::Beam(BeamAction::Expand));
-    assert!(matches!(&cmds[..], [Command::BeamStart { cfg }, Command::BeamStep] if cfg.beams == 4));
+    assert!(
+        matches!(&cmds[..], [Command::Start(RunRequest::Beam(cfg)), Command::Step] if cfg.beams == 4)
+    );
+    assert_eq!(app.run, RunKind::Beam);
     update(
         &mut app,
         Action::Engine(Event::Beam(Arc::new(synthetic_tree(4, 32)).clone())),
     );
     // A finished search is started again.
     let cmds = update(&mut app, Action::Beam(BeamAction::Expand));
-    assert!(matches!(cmds[0], Command::BeamStart { .. }));
+    assert!(matches!(cmds[0], Command::Start(RunRequest::Beam(_))));
     // An unfinished one just steps.
     let mut partial = synthetic_tree(4, 32);
     partial.done = false;
     update(&mut app, Action::Engine(Event::Beam(Arc::new(partial))));
     let cmds = update(&mut app, Action::Beam(BeamAction::Expand));
-    assert_eq!(cmds, [Command::BeamStep]);
+    assert_eq!(cmds, [Command::Step]);
     assert_eq!(
         update(&mut app, Action::Beam(BeamAction::RunToEnd)),
-        [Command::BeamRun]
+        [Command::Autoplay(true)]
     );
     assert!(app.beams.running);
+    // Stepping the main timeline meanwhile restarts sampling first; the beam tab then starts
+    // its search again rather than stepping a run that is no longer active.
+    assert_eq!(
+        update(&mut app, Action::Step),
+        [Command::Start(RunRequest::Sample), Command::Step]
+    );
+    let cmds = update(&mut app, Action::Beam(BeamAction::Expand));
+    assert!(matches!(cmds[0], Command::Start(RunRequest::Beam(_))));
 }
 
 #[test]
@@ -132,7 +146,7 @@ fn knob_keys_retune_and_rerun() {
     let mut app = beams_app(synthetic_tree(4, 8));
     let cmds = update(&mut app, Action::Beam(BeamAction::Width(1)));
     assert!(
-        matches!(&cmds[..], [Command::BeamStart { cfg }, Command::BeamRun] if cfg.beams == 5 && cfg.num_return == 5)
+        matches!(&cmds[..], [Command::Start(RunRequest::Beam(cfg)), Command::Autoplay(true)] if cfg.beams == 5 && cfg.num_return == 5)
     );
     update(&mut app, Action::Beam(BeamAction::Diversity(1)));
     assert_eq!(app.beams.config.diversity, 0.25);

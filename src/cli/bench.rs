@@ -38,6 +38,17 @@ pub struct BenchArgs {
     /// of context (median of 30 steps each way, alternated).
     #[arg(long)]
     capture: bool,
+    /// Instead: greedy speculative decoding against plain decoding on a prose, a code and a
+    /// repetitive prompt, for ngram:3 and self:L at a quarter, half and three quarters of the
+    /// layers (and --draft-model when given); --decode-tokens tokens, γ = --draft-tokens.
+    #[arg(long)]
+    speculative: bool,
+    /// With --speculative: also a draft model with the same tokenizer.
+    #[arg(long, value_name = "PATH", requires = "speculative")]
+    draft_model: Option<std::path::PathBuf>,
+    /// With --speculative: tokens drafted per round.
+    #[arg(long, value_name = "G", default_value_t = 4)]
+    draft_tokens: usize,
     /// Measure the TUI instead: median render time per frame of a 2,000-step session at
     /// 200×60 (no model needed).
     #[arg(long)]
@@ -75,6 +86,21 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
     };
     if let Some(beams) = a.beams {
         return bench_beams(&path, &dtypes, &a, beams);
+    }
+    if a.speculative {
+        let dtype = dtypes[0];
+        let lm = load(&path, dtype, &mut |_, _| {})?;
+        let draft = match &a.draft_model {
+            Some(p) => Some(load(p, dtype, &mut |_, _| {})?),
+            None => None,
+        };
+        return super::bench_spec::bench_speculative(
+            lm,
+            draft,
+            a.decode_tokens,
+            a.draft_tokens,
+            a.runs,
+        );
     }
     if a.capture {
         return bench_capture_overhead(&path, &dtypes);

@@ -7,12 +7,14 @@ use serde_json::{json, Value};
 
 use crate::decode::trace::TRACE_CANDIDATES;
 use crate::engine::protocol::StepRecord;
+use crate::engine::run::SpecRun;
 use crate::engine::session::{EngineError, Session};
 use crate::model::detok::Utf8Stream;
 use crate::model::load;
 
 use super::args::{KnobArgs, ModelArgs};
 use super::beam::BeamArgs;
+use super::speculative::{round_json, stats_json, SpecArgs};
 use super::CliError;
 
 #[derive(Debug, Args)]
@@ -39,6 +41,8 @@ pub struct GenerateArgs {
     knobs: KnobArgs,
     #[command(flatten)]
     beam: BeamArgs,
+    #[command(flatten)]
+    spec: SpecArgs,
 }
 
 pub fn run(a: GenerateArgs) -> Result<(), CliError> {
@@ -57,10 +61,18 @@ pub fn run(a: GenerateArgs) -> Result<(), CliError> {
         )));
     }
     a.knobs.to_config(None)?;
+    let spec_cfg = a.spec.config()?;
     let path = a.model.prepare()?;
     let lm = load(&path, a.model.dtype.into(), &mut |_, _| {})?;
     let config = a.knobs.to_config(Some(&lm.tok))?;
     let mut s = Session::new(lm, &a.prompt, config)?;
+    let mut spec = match spec_cfg {
+        Some(cfg) => {
+            a.spec.attach(&cfg, &a.model, &mut s)?;
+            Some(SpecRun::new(cfg, &s)?)
+        }
+        None => None,
+    };
     let out = std::io::stdout();
     let mut out = out.lock();
     let emit = |out: &mut std::io::StdoutLock, v: Value| -> Result<(), CliError> {
@@ -77,23 +89,34 @@ pub fn run(a: GenerateArgs) -> Result<(), CliError> {
     }
     let mut stream = Utf8Stream::default();
     let mut text = String::new();
-    for _ in 0..a.max_tokens {
-        let rec = match s.step() {
+    let eos = s.loaded().model.config().eos_ids.clone();
+    while s.steps().len() < a.max_tokens {
+        let before = s.steps().len();
+        let result = match spec.as_mut() {
+            Some(run) => run.round(&mut s, a.max_tokens - before).map(Some),
+            None => s.step().map(|_| None),
+        };
+        let round = match result {
             Ok(r) => r,
             Err(EngineError::Finished) => break,
             Err(e) => return Err(e.into()),
         };
-        let piece = if s.finished() {
-            String::new()
-        } else {
-            stream.push(s.loaded().tok.token_bytes(rec.token_id))
-        };
-        text.push_str(&piece);
-        if a.json {
-            emit(&mut out, step_json(&rec, a.top, &s))?;
-        } else {
-            write!(out, "{piece}")?;
-            out.flush()?;
+        if let (true, Some(r)) = (a.json, &round) {
+            emit(&mut out, round_json(r, &s.loaded().tok))?;
+        }
+        for rec in s.steps()[before..].to_vec() {
+            let piece = if eos.contains(&rec.token_id) {
+                String::new()
+            } else {
+                stream.push(s.loaded().tok.token_bytes(rec.token_id))
+            };
+            text.push_str(&piece);
+            if a.json {
+                emit(&mut out, step_json(&rec, a.top, &s))?;
+            } else {
+                write!(out, "{piece}")?;
+                out.flush()?;
+            }
         }
         if s.finished() {
             break;
@@ -107,11 +130,12 @@ pub fn run(a: GenerateArgs) -> Result<(), CliError> {
     let tail = stream.finish();
     text.push_str(&tail);
     if a.json {
-        emit(
-            &mut out,
-            json!({"type": "done", "text": text, "timings": {
-                "prefill_ms": s.prefill_ms(), "decode_ms_per_token": s.decode_ms_per_token()}}),
-        )?;
+        let mut done = json!({"type": "done", "text": text, "timings": {
+            "prefill_ms": s.prefill_ms(), "decode_ms_per_token": s.decode_ms_per_token()}});
+        if let Some(run) = &spec {
+            done["speculative"] = stats_json(run.stats());
+        }
+        emit(&mut out, done)?;
     } else {
         writeln!(out, "{tail}")?;
     }

@@ -3,9 +3,11 @@
 mod args;
 mod beam;
 mod bench;
+mod bench_spec;
 mod generate;
 mod inspect;
 mod ppl;
+mod speculative;
 mod tui;
 
 use std::process::ExitCode;

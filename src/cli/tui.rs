@@ -10,6 +10,7 @@ use crate::model::load;
 use crate::tui::{self, TuiOptions};
 
 use super::args::{KnobArgs, ModelArgs};
+use super::speculative::SpecArgs;
 use super::CliError;
 
 /// The prompt used when none is given.
@@ -30,6 +31,8 @@ pub struct TuiArgs {
     no_mouse: bool,
     #[command(flatten)]
     knobs: KnobArgs,
+    #[command(flatten)]
+    spec: SpecArgs,
 }
 
 pub fn run(a: TuiArgs) -> Result<(), CliError> {
@@ -43,6 +46,7 @@ pub fn run(a: TuiArgs) -> Result<(), CliError> {
         ));
     }
     a.knobs.to_config(None)?;
+    let spec = a.spec.config()?;
     let path = a.model.prepare()?;
     let bar = ProgressBar::new(100).with_style(
         ProgressStyle::with_template("loading {msg:24} [{bar:40}] {percent:>3}%")
@@ -56,11 +60,15 @@ pub fn run(a: TuiArgs) -> Result<(), CliError> {
     bar.finish_and_clear();
     let lm = lm?;
     let config = a.knobs.to_config(Some(&lm.tok))?;
-    let session = Session::new(lm, &prompt, config)?;
+    let mut session = Session::new(lm, &prompt, config)?;
+    if let Some(cfg) = &spec {
+        a.spec.attach(cfg, &a.model, &mut session)?;
+    }
     let (handle, _engine) = worker::spawn(session);
     let opts = TuiOptions {
         mouse: !a.no_mouse,
         autoplay: a.autoplay,
+        speculative: spec,
         ..TuiOptions::default()
     };
     tui::run(handle, opts).map_err(|e| CliError::usage(format!("{e}")))

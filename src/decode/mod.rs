@@ -18,6 +18,7 @@ pub mod error;
 pub mod math;
 pub mod penalties;
 pub mod sampler;
+pub mod speculative;
 pub mod stage;
 pub mod trace;
 pub mod truncate;

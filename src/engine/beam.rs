@@ -2,7 +2,6 @@
 //! prefilled once (batch 1) and its cache expanded to the beams; caches are reordered by the
 //! parents of each step, never recomputed.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use tch::Kind;
@@ -13,7 +12,7 @@ use crate::model::cache::KvCache;
 use crate::model::error::ModelError;
 use crate::model::{ids_tensor, tensor_to_vec, ForwardOptions, Model};
 
-use super::session::{EngineError, Session};
+use super::session::EngineError;
 
 /// A beam search in progress over one model.
 pub struct BeamRun {
@@ -164,61 +163,4 @@ pub fn bench_beam_step(
     }
     let single_ms = t0.elapsed().as_secs_f32() * 1e3 / steps as f32;
     Ok((beam_ms, single_ms))
-}
-
-/// The engine thread's beam search: the commands it obeys and the events it sends.
-#[derive(Default)]
-pub struct BeamWorker {
-    run: Option<BeamRun>,
-    playing: bool,
-}
-
-impl BeamWorker {
-    /// Whether a run-to-end is in progress (the thread must not block on commands).
-    pub fn busy(&self) -> bool {
-        self.playing
-    }
-
-    /// Starts a search on the session's prompt; the tree to send.
-    pub fn start(
-        &mut self,
-        session: &Session,
-        mut cfg: BeamConfig,
-    ) -> Result<Arc<BeamTree>, EngineError> {
-        let model = &session.loaded().model;
-        if cfg.eos_ids.is_empty() {
-            cfg.eos_ids = model.config().eos_ids.clone();
-            cfg.pad_id = cfg.eos_ids.first().copied();
-        }
-        self.playing = false;
-        self.run = None;
-        let run = BeamRun::start(model, session.prompt_ids(), cfg)?;
-        let tree = Arc::new(run.tree().clone());
-        self.run = Some(run);
-        Ok(tree)
-    }
-
-    /// Runs to the end from now on, one step per [`BeamWorker::tick`].
-    pub fn play(&mut self) {
-        self.playing = self.run.as_ref().is_some_and(|r| !r.is_done());
-    }
-
-    /// One expansion; the tree to send.
-    pub fn step(&mut self, session: &Session) -> Result<Arc<BeamTree>, EngineError> {
-        let Some(run) = self.run.as_mut() else {
-            return Err(EngineError::Invalid(
-                "no beam search: start one first".into(),
-            ));
-        };
-        let result = run.step(&session.loaded().model);
-        if !matches!(result, Ok(false)) {
-            self.playing = false;
-        }
-        result.map(|_| Arc::new(run.tree().clone()))
-    }
-
-    /// The next step of a run-to-end, if one is in progress.
-    pub fn tick(&mut self, session: &Session) -> Option<Result<Arc<BeamTree>, EngineError>> {
-        self.playing.then(|| self.step(session))
-    }
 }

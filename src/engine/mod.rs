@@ -4,5 +4,7 @@
 pub mod beam;
 pub mod inspect;
 pub mod protocol;
+pub mod roles;
+pub mod run;
 pub mod session;
 pub mod worker;

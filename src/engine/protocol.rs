@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::decode::beam::{BeamConfig, BeamTree};
+use crate::decode::beam::BeamTree;
 use crate::decode::config::SamplerConfig;
 use crate::decode::trace::StepTrace;
 use crate::model::cache::CachePolicy;
 
 use super::inspect::{AttentionView, CacheView};
+use super::run::{RunKind, RunRequest, SpecView};
 
 /// The UI's end of the engine: commands in, events out.
 pub struct EngineHandle {
@@ -23,9 +24,11 @@ pub struct EngineHandle {
 /// What the UI asks of the engine.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// Generate one token on the current branch.
+    /// Make `RunRequest` the active run (replacing the one there).
+    Start(RunRequest),
+    /// One step of the active run (a token, a beam expansion, a speculative round).
     Step,
-    /// Start or stop generating continuously.
+    /// Start or stop stepping the active run continuously.
     Autoplay(bool),
     /// New knobs: future tokens use them, and the given step (if any) is re-run through the
     /// chain on its cached logits (no model call) so the UI can show the new distribution.
@@ -42,13 +45,6 @@ pub enum Command {
     SwitchBranch(usize),
     /// Replace the prompt and start a new timeline.
     SetPrompt(String),
-    /// Start a beam search on the prompt (replacing any); the model's end-of-sequence ids are
-    /// used when `cfg.eos_ids` is empty.
-    BeamStart { cfg: BeamConfig },
-    /// One expansion of the beam search.
-    BeamStep,
-    /// Expand until the beam search is over (an event per step).
-    BeamRun,
     /// Start or stop capturing attention rows (starting rebuilds the cache with capture).
     SetAttentionCapture(bool),
     /// Switch the KV-cache policy; the cache is rebuilt from the timeline.
@@ -78,6 +74,11 @@ pub enum Event {
     Cache(Arc<CacheView>),
     /// The beam search tree after a step (or a start).
     Beam(Arc<BeamTree>),
+    /// The speculative run after a round (or a start).
+    Speculative(Arc<SpecView>),
+    /// The active run changed (after a [`Command::Start`], or a timeline action that needed
+    /// a timeline run).
+    RunStarted(RunKind),
 }
 
 /// Static facts about the loaded model.
@@ -91,6 +92,12 @@ pub struct ModelInfo {
     pub context_len: usize,
     /// Display string of every token id (byte-level pieces decoded; invalid UTF-8 as `\xNN`).
     pub vocab: Arc<Vec<String>>,
+    /// Number of transformer blocks (the early-exit drafts choose among them).
+    #[serde(default)]
+    pub layers: usize,
+    /// Path of the draft model loaded in the draft role, if any.
+    #[serde(default)]
+    pub draft_model: Option<String>,
 }
 
 /// One generated token and the distribution it came from.

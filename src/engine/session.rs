@@ -20,9 +20,13 @@ use crate::model::taps::AttentionTrail;
 use crate::model::Loaded;
 
 use super::protocol::{BranchInfo, ModelInfo, Snapshot, Stats, StepRecord};
+use super::roles::RoleModel;
 
 mod capture;
 mod record;
+mod speculative;
+
+pub(crate) use capture::run_tokens;
 
 use record::{forced_choice, temperature_sweep, to_f16};
 
@@ -71,6 +75,8 @@ pub struct Session {
     /// Whether every forward captures attention rows into `trail`.
     capture: bool,
     trail: AttentionTrail,
+    /// Models in other roles (a speculative draft, ...), each with its own cache.
+    roles: Vec<RoleModel>,
 }
 
 impl Session {
@@ -85,6 +91,8 @@ impl Session {
             dtype: lm.dtype.name().to_string(),
             context_len: cfg.context_len,
             vocab,
+            layers: cfg.layers,
+            draft_model: None,
         });
         let mut s = Session {
             cache: lm.model.new_cache(),
@@ -101,6 +109,7 @@ impl Session {
             prefill_ms: 0.0,
             capture: false,
             trail: AttentionTrail::default(),
+            roles: Vec::new(),
         };
         s.set_prompt(prompt)?;
         Ok(s)
@@ -238,6 +247,43 @@ impl Session {
         let tl = &mut self.timelines[self.current];
         tl.steps.push(record.clone());
         tl.logits.push(Arc::new(to_f16(&logits)));
+        Ok(record)
+    }
+
+    /// The raw logits of the next token (computing what the cache lacks), before choosing.
+    pub fn pending_logits(&mut self) -> Result<Vec<f32>, EngineError> {
+        let tokens = self.tokens();
+        self.ensure_pending(&tokens)?;
+        Ok(self.pending.clone().unwrap_or_default())
+    }
+
+    /// Takes `token_id` as the next token instead of sampling (traced like a step whose
+    /// choice was made by hand).
+    pub fn take(&mut self, token_id: u32) -> Result<Arc<StepRecord>, EngineError> {
+        if token_id as usize >= self.info.vocab.len() {
+            return Err(EngineError::Invalid(format!("no token id {token_id}")));
+        }
+        let tokens = self.tokens();
+        self.ensure_pending(&tokens)?;
+        let logits = self.pending.take().unwrap_or_default();
+        let history = History::new(&tokens, self.prompt_ids.len());
+        let index = self.steps().len();
+        let mut trace = self
+            .sampler
+            .replay(&logits, history, None)
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        trace.chosen = forced_choice(&logits, &trace, token_id);
+        let record = Arc::new(self.record(
+            index,
+            trace,
+            &logits,
+            self.sampler.config().clone(),
+            self.pending_forward_ms,
+        ));
+        let tl = &mut self.timelines[self.current];
+        tl.steps.push(record.clone());
+        tl.logits.push(Arc::new(to_f16(&logits)));
+        self.sampler.seek(self.steps().len() as u64);
         Ok(record)
     }
 

@@ -1,13 +1,14 @@
 //! The engine's thread: owns the model (tch tensors are not `Sync`), obeys [`Command`]s and
-//! reports [`Event`]s with owned snapshots. Bursts of knob changes collapse to the latest.
+//! reports [`Event`]s with owned snapshots. One [`Run`] is active at a time (sampling unless
+//! something else was started); bursts of knob changes collapse to the latest.
 
 use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use super::beam::BeamWorker;
 use super::protocol::{Command, EngineHandle, Event};
-use super::session::Session;
+use super::run::{self, Run, RunKind, RunRequest, SampleRun};
+use super::session::{EngineError, Session};
 
 /// Starts the engine thread on a ready session; it serves commands until `Quit` or until the
 /// UI drops its handle.
@@ -24,16 +25,83 @@ pub fn spawn(session: Session) -> (EngineHandle, JoinHandle<()>) {
     )
 }
 
+/// The worker's state besides the session: the active run and whether it is playing.
+struct Worker {
+    active: Box<dyn Run>,
+    /// The last timeline run started (sampling or speculative), resumed by timeline actions.
+    timeline: RunRequest,
+    playing: bool,
+    /// Steps still to generate for a re-roll.
+    queued: usize,
+}
+
+impl Worker {
+    /// Makes `req` the active run; its start events are sent.
+    fn start(
+        &mut self,
+        req: RunRequest,
+        session: &mut Session,
+        send: &dyn Fn(Event) -> bool,
+    ) -> Result<(), EngineError> {
+        let kind = req.kind();
+        let timeline = kind != RunKind::Beam;
+        let active = run::start(req.clone(), session)?;
+        if timeline {
+            self.timeline = req;
+        }
+        self.active = active;
+        self.playing = false;
+        send(Event::RunStarted(kind));
+        for e in self.active.view() {
+            send(e);
+        }
+        Ok(())
+    }
+
+    /// Timeline actions (re-roll, branch, prompt) act on the sampling or speculative run:
+    /// restarts it when a beam search is active.
+    fn ensure_timeline(&mut self, session: &mut Session, send: &dyn Fn(Event) -> bool) {
+        if self.active.kind() == RunKind::Beam {
+            let req = self.timeline.clone();
+            if self.start(req, session, send).is_err() {
+                self.active = Box::new(SampleRun);
+                send(Event::RunStarted(RunKind::Sample));
+            }
+        }
+    }
+
+    fn step(
+        &mut self,
+        session: &mut Session,
+        send: &dyn Fn(Event) -> bool,
+    ) -> Result<(), EngineError> {
+        if !self.active.can_step(session) {
+            self.playing = false;
+            self.queued = 0;
+            return match self.active.kind() {
+                RunKind::Beam => Ok(()),
+                _ => Err(EngineError::Finished),
+            };
+        }
+        for e in self.active.step(session)? {
+            send(e);
+        }
+        Ok(())
+    }
+}
+
 fn run(mut session: Session, commands: Receiver<Command>, events: Sender<Event>) {
     let send = |e: Event| events.send(e).is_ok();
     send(Event::Loaded(session.info()));
-    let mut playing = false;
-    // Steps still to generate for a re-roll.
-    let mut queued = 0usize;
-    let mut beam = BeamWorker::default();
+    let mut w = Worker {
+        active: Box::new(SampleRun),
+        timeline: RunRequest::Sample,
+        playing: false,
+        queued: 0,
+    };
     send(Event::Timeline(session.snapshot()));
     loop {
-        let busy = playing || queued > 0 || beam.busy();
+        let busy = w.playing || w.queued > 0;
         let mut batch = Vec::new();
         if !busy {
             match commands.recv() {
@@ -67,27 +135,25 @@ fn run(mut session: Session, commands: Receiver<Command>, events: Sender<Event>)
                     }
                     Ok(())
                 }),
-                Command::Step => session.step().map(|_| ()),
+                Command::Start(req) => w.start(req, &mut session, &send),
+                Command::Step => w.step(&mut session, &send),
                 Command::Autoplay(on) => {
-                    playing = on;
+                    w.playing = on;
                     Ok(())
                 }
-                Command::Branch { step, token_id } => session.branch(step, token_id),
-                Command::Reroll { step } => session.reroll(step).map(|n| queued = n),
+                Command::Branch { step, token_id } => {
+                    w.ensure_timeline(&mut session, &send);
+                    session.branch(step, token_id)
+                }
+                Command::Reroll { step } => {
+                    w.ensure_timeline(&mut session, &send);
+                    session.reroll(step).map(|n| w.queued = n)
+                }
                 Command::SwitchBranch(id) => session.switch_branch(id),
-                Command::BeamStart { cfg } => beam.start(&session, cfg).map(|tree| {
-                    send(Event::Beam(tree));
-                }),
-                Command::BeamStep => beam.step(&session).map(|tree| {
-                    send(Event::Beam(tree));
-                }),
-                Command::BeamRun => {
-                    beam.play();
-                    Ok(())
-                }
                 Command::SetPrompt(p) => {
-                    queued = 0;
-                    playing = false;
+                    w.queued = 0;
+                    w.playing = false;
+                    w.ensure_timeline(&mut session, &send);
                     session.set_prompt(&p)
                 }
                 Command::SetAttentionCapture(on) => session.set_attention_capture(on),
@@ -95,38 +161,25 @@ fn run(mut session: Session, commands: Receiver<Command>, events: Sender<Event>)
             };
             changed = true;
             if let Err(e) = result {
-                playing = false;
-                queued = 0;
+                w.playing = false;
+                w.queued = 0;
                 send(Event::Error(e.to_string()));
             }
         }
-        match beam.tick(&session) {
-            Some(Ok(tree)) => {
-                send(Event::Beam(tree));
-            }
-            Some(Err(e)) => {
-                send(Event::Error(e.to_string()));
-            }
-            None => {}
-        }
-        if (playing || queued > 0) && !session.finished() {
-            queued = queued.saturating_sub(1);
-            if let Err(e) = session.step() {
-                playing = false;
-                queued = 0;
-                send(Event::Error(e.to_string()));
+        if w.playing || w.queued > 0 {
+            w.queued = w.queued.saturating_sub(1);
+            if let Err(e) = w.step(&mut session, &send) {
+                w.playing = false;
+                w.queued = 0;
+                if !matches!(e, EngineError::Finished) {
+                    send(Event::Error(e.to_string()));
+                }
             }
             changed = true;
-        } else if session.finished() {
-            if playing {
-                changed = true;
-            }
-            playing = false;
-            queued = 0;
         }
         if changed {
             let mut snap = session.snapshot();
-            snap.playing = playing || queued > 0;
+            snap.playing = w.playing || w.queued > 0;
             if !send(Event::Timeline(snap)) {
                 return;
             }

@@ -119,6 +119,20 @@ pub struct KvCache {
     /// Text position of the next token.
     next: usize,
     evicted: usize,
+    /// Bumped by every change that rewrites live slots in place ([`KvCache::truncate`] followed
+    /// by an append): a [`Checkpoint`] taken before it can no longer be restored.
+    epoch: u64,
+}
+
+/// The state of a [`KvCache`] at one moment, restorable after forwards that only appended to
+/// it or evicted from it (rejected speculative drafts, early-exit drafting): it holds shallow
+/// handles to the buffers, whose live slots appends never overwrite and evictions replace.
+pub struct Checkpoint {
+    layers: Vec<Option<(Tensor, Tensor, i64)>>,
+    positions: Vec<usize>,
+    next: usize,
+    evicted: usize,
+    epoch: u64,
 }
 
 /// One layer's keys and values in buffers with room to grow: slots `0..used` are live, so
@@ -185,7 +199,44 @@ impl KvCache {
             positions: Vec::new(),
             next: 0,
             evicted: 0,
+            epoch: 0,
         }
+    }
+
+    /// The state now, for [`KvCache::restore`] (cheap: no tensor data is copied).
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| {
+                    l.as_ref()
+                        .map(|l| (l.k.shallow_clone(), l.v.shallow_clone(), l.used))
+                })
+                .collect(),
+            positions: self.positions.clone(),
+            next: self.next,
+            evicted: self.evicted,
+            epoch: self.epoch,
+        }
+    }
+
+    /// Goes back to `cp`, undoing the appends and evictions since. Fails (leaving the cache
+    /// as it is) when the cache was truncated and written since, which rewrites the slots the
+    /// checkpoint still counts as live.
+    pub fn restore(&mut self, cp: Checkpoint) -> Result<(), String> {
+        if cp.epoch != self.epoch || cp.layers.len() != self.layers.len() {
+            return Err("the KV cache was rewritten since the checkpoint".into());
+        }
+        self.layers = cp
+            .layers
+            .into_iter()
+            .map(|l| l.map(|(k, v, used)| LayerKv { k, v, used }))
+            .collect();
+        self.positions = cp.positions;
+        self.next = cp.next;
+        self.evicted = cp.evicted;
+        Ok(())
     }
 
     /// The eviction policy.
@@ -323,6 +374,9 @@ impl KvCache {
 
     /// Keeps only the first `len` slots (rolls generation back).
     pub fn truncate(&mut self, len: usize) {
+        if len < self.len() {
+            self.epoch += 1;
+        }
         for l in self.layers.iter_mut().flatten() {
             l.used = l.used.min(len as i64);
         }

@@ -90,7 +90,8 @@ impl Gpt2 {
         let pos = self.wpe.narrow(0, start, t);
         let mut x = Tensor::embedding(&self.wte, tokens, -1, false, false) + pos;
         let mut attentions = Vec::new();
-        for (i, blk) in self.blocks.iter().enumerate() {
+        let depth = opts.exit_after.unwrap_or(self.blocks.len());
+        for (i, blk) in self.blocks.iter().take(depth).enumerate() {
             let hdn = layer_norm(&x, &blk.ln1.0, &blk.ln1.1, eps);
             let qkv = blk.attn.forward(&hdn);
             let split = |j: i64| {

@@ -110,7 +110,8 @@ impl Llama {
         let eps = self.cfg.norm_eps;
         let mut x = Tensor::embedding(&self.embed, tokens, -1, false, false);
         let mut attentions = Vec::new();
-        for (i, l) in self.layers.iter().enumerate() {
+        let depth = opts.exit_after.unwrap_or(self.layers.len());
+        for (i, l) in self.layers.iter().take(depth).enumerate() {
             let hdn = rms_norm(&x, &l.attn_norm, eps);
             let qkv = l.qkv.forward(&hdn);
             let q = qkv.narrow(2, 0, h * d).view([b, t, h, d]).transpose(1, 2);

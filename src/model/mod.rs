@@ -46,6 +46,9 @@ pub struct ForwardOptions {
     pub logits: LogitsWanted,
     /// Return the attention probabilities of every layer.
     pub capture_attention: bool,
+    /// Run only the first `L` blocks, then the final norm and head (early exit, the logit
+    /// lens of block `L`); only those blocks' caches are appended to. `None`: every block.
+    pub exit_after: Option<usize>,
 }
 
 impl ForwardOptions {
@@ -53,11 +56,13 @@ impl ForwardOptions {
     pub const LAST: ForwardOptions = ForwardOptions {
         logits: LogitsWanted::Last,
         capture_attention: false,
+        exit_after: None,
     };
     /// Logits at every position, no attention capture.
     pub const ALL: ForwardOptions = ForwardOptions {
         logits: LogitsWanted::All,
         capture_attention: false,
+        exit_after: None,
     };
 }
 
@@ -141,6 +146,14 @@ impl Model {
                 needed,
                 context: ctx,
             });
+        }
+        if let Some(l) = opts.exit_after {
+            if l == 0 || l > self.config().layers {
+                return Err(ModelError::Other(format!(
+                    "early exit after {l} layers: the model has layers 1..={}",
+                    self.config().layers
+                )));
+            }
         }
         let _guard = tch::no_grad_guard();
         // Evict before running so the cache never exceeds the context.

@@ -15,7 +15,7 @@ use tch::{Kind, Tensor};
 
 use super::cache::KvCache;
 use super::error::ModelError;
-use super::{ids_tensor, ForwardOptions, LogitsWanted, Model};
+use super::{ids_tensor, ForwardOptions, Model};
 use crate::decode::math::median;
 
 /// Keys kept exact at the start of a reduced row (where the sinks are).
@@ -332,8 +332,8 @@ pub fn prompt_attention(
     let mut probs = vec![0f32; h * t * t];
     let mut cache = model.new_cache();
     let opts = ForwardOptions {
-        logits: LogitsWanted::Last,
         capture_attention: true,
+        ..ForwardOptions::LAST
     };
     for chunk in ids.chunks(PROMPT_CHUNK) {
         let start = cache.len();
@@ -389,8 +389,8 @@ pub fn bench_capture(
     for i in 0..steps.max(1) * 2 {
         let on = i % 2 == 1;
         let opts = ForwardOptions {
-            logits: LogitsWanted::Last,
             capture_attention: on,
+            ..ForwardOptions::LAST
         };
         let t0 = Instant::now();
         let out = model.forward(&ids_tensor(&[&next]), &mut cache, opts)?;

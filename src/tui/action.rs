@@ -8,6 +8,7 @@ use crate::tui::input::TextEdit;
 use crate::tui::tabs::attention::AttnAction;
 use crate::tui::tabs::beams::BeamAction;
 use crate::tui::tabs::cache::CacheAction;
+use crate::tui::tabs::speculative::SpecAction;
 
 /// One thing that happened.
 // Engine events (snapshots) are large; each is moved once, so boxing would buy nothing.
@@ -75,6 +76,8 @@ pub enum Action {
     Attention(AttnAction),
     /// A key of the cache tab.
     Cache(CacheAction),
+    /// A key of the speculative tab.
+    Speculative(SpecAction),
     /// Leave the program.
     Quit,
     /// The terminal was resized.

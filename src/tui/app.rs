@@ -7,11 +7,13 @@ use ratatui::layout::Rect;
 use crate::decode::config::SamplerConfig;
 use crate::decode::trace::StepTrace;
 use crate::engine::protocol::{ModelInfo, Snapshot, StepRecord};
+use crate::engine::run::RunKind;
 use crate::tui::input::TextInput;
 use crate::tui::knob::Knob;
 use crate::tui::tabs::attention::AttentionState;
 use crate::tui::tabs::beams::BeamsState;
 use crate::tui::tabs::cache::CacheState;
+use crate::tui::tabs::speculative::SpecState;
 use crate::tui::wrap::Wrap;
 
 /// Which panel group the arrow keys drive.
@@ -24,7 +26,7 @@ pub enum Focus {
     Knobs,
 }
 
-/// The screen shown, chosen with `1`..`4`.
+/// The screen shown, chosen with `1`..`5`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Tab {
     /// Transcript, distribution, temperatures and knobs.
@@ -34,11 +36,19 @@ pub enum Tab {
     Beams,
     Attention,
     Cache,
+    /// Speculative rounds: drafts, verdicts, p against q.
+    Speculative,
 }
 
 impl Tab {
-    /// Every tab, in key order (`1`..`4`).
-    pub const ALL: [Tab; 4] = [Tab::Main, Tab::Beams, Tab::Attention, Tab::Cache];
+    /// Every tab, in key order (`1`..`5`).
+    pub const ALL: [Tab; 5] = [
+        Tab::Main,
+        Tab::Beams,
+        Tab::Attention,
+        Tab::Cache,
+        Tab::Speculative,
+    ];
 
     /// Name in the tab bar.
     pub fn label(self) -> &'static str {
@@ -47,6 +57,7 @@ impl Tab {
             Tab::Beams => "beams",
             Tab::Attention => "attention",
             Tab::Cache => "cache",
+            Tab::Speculative => "speculative",
         }
     }
 }
@@ -151,6 +162,10 @@ pub struct App {
     pub attention: AttentionState,
     /// The cache tab's state.
     pub cache: CacheState,
+    /// The speculative tab's state.
+    pub spec: SpecState,
+    /// The engine's active run (as last started).
+    pub run: RunKind,
     pub popup: Popup,
     pub tint: TintMode,
     pub message: Option<Message>,

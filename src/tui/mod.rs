@@ -18,6 +18,7 @@ pub mod update;
 pub mod widgets;
 pub mod wrap;
 
+use crate::engine::run::SpecConfig;
 use std::io::{stdout, Stdout};
 use std::panic::{self, PanicHookInfo};
 use std::sync::Arc;
@@ -38,7 +39,7 @@ pub use update::update;
 use crate::engine::protocol::{Command, EngineHandle};
 
 /// How the UI starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TuiOptions {
     /// Capture the mouse (click to select, wheel to adjust); off leaves terminal selection.
     pub mouse: bool,
@@ -46,6 +47,8 @@ pub struct TuiOptions {
     pub autoplay: bool,
     /// Initial transcript tint.
     pub tint: TintMode,
+    /// Speculative decoding on from the start, with these knobs (`--draft`).
+    pub speculative: Option<SpecConfig>,
 }
 
 impl Default for TuiOptions {
@@ -54,6 +57,7 @@ impl Default for TuiOptions {
             mouse: true,
             autoplay: false,
             tint: TintMode::Probability,
+            speculative: None,
         }
     }
 }
@@ -72,6 +76,10 @@ pub fn run(handle: EngineHandle, opts: TuiOptions) -> color_eyre::Result<()> {
         chained(info);
     }));
     let mut app = App::new(opts.tint, opts.autoplay);
+    if let Some(cfg) = opts.speculative.clone() {
+        app.spec.enabled = true;
+        app.spec.config = cfg;
+    }
     let result = setup(opts.mouse)
         .and_then(|mut terminal| event_loop::run_loop(&mut terminal, &mut app, &handle));
     restore(opts.mouse);

@@ -87,6 +87,8 @@ pub fn demo_session(steps: usize, seed: u64) -> RecordedSession {
             dtype: "bf16".into(),
             context_len: 8192,
             vocab: Arc::new(vocab),
+            layers: 30,
+            draft_model: None,
         },
         prompt: prompt_tokens.iter().map(|(_, t)| t.as_str()).collect(),
         prompt_tokens,

@@ -7,6 +7,16 @@ use crate::tui::app::{App, Focus, Message, Popup, Tab};
 use crate::tui::input::TextInput;
 use crate::tui::knob::Knob;
 
+/// The start of the main timeline's run (sampling or speculative) when another is active.
+fn timeline_run(app: &mut App) -> Vec<Command> {
+    let req = crate::tui::tabs::speculative::timeline_request(app);
+    if app.run == req.kind() {
+        return Vec::new();
+    }
+    app.run = req.kind();
+    vec![Command::Start(req)]
+}
+
 /// Apply `action` to `app`; returns the commands for the engine, in order.
 pub fn update(app: &mut App, action: Action) -> Vec<Command> {
     if !matches!(action, Action::Engine(_) | Action::Frame | Action::Resize) {
@@ -16,12 +26,16 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         Action::Engine(event) => return engine_event(app, event),
         Action::Step => {
             app.follow = true;
-            return vec![Command::Step];
+            let mut cmds = timeline_run(app);
+            cmds.push(Command::Step);
+            return cmds;
         }
         Action::ToggleAutoplay => {
             app.snapshot.playing = !app.snapshot.playing;
             app.follow |= app.snapshot.playing;
-            return vec![Command::Autoplay(app.snapshot.playing)];
+            let mut cmds = timeline_run(app);
+            cmds.push(Command::Autoplay(app.snapshot.playing));
+            return cmds;
         }
         Action::SelectPrev => move_selection(app, |i, _| i.saturating_sub(1)),
         Action::SelectNext => move_selection(app, |i, n| (i + 1).min(n - 1)),
@@ -116,6 +130,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         Action::Beam(a) => return crate::tui::tabs::beams::update(app, a),
         Action::Attention(a) => return crate::tui::tabs::attention::update(app, a),
         Action::Cache(a) => return crate::tui::tabs::cache::update(app, a),
+        Action::Speculative(a) => return crate::tui::tabs::speculative::update(app, a),
         Action::Quit => {
             app.quit = true;
             return vec![Command::Quit];
@@ -142,7 +157,9 @@ fn engine_event(app: &mut App, event: Event) -> Vec<Command> {
             app.loading = None;
             if std::mem::take(&mut app.autoplay_on_load) {
                 app.snapshot.playing = true;
-                return vec![Command::Autoplay(true)];
+                let mut cmds = timeline_run(app);
+                cmds.push(Command::Autoplay(true));
+                return cmds;
             }
         }
         Event::Timeline(snapshot) => apply_timeline(app, snapshot),
@@ -155,6 +172,8 @@ fn engine_event(app: &mut App, event: Event) -> Vec<Command> {
         Event::Beam(tree) => crate::tui::tabs::beams::on_tree(app, tree),
         Event::Attention(view) => crate::tui::tabs::attention::on_view(app, view),
         Event::Cache(view) => crate::tui::tabs::cache::on_view(app, view),
+        Event::Speculative(view) => crate::tui::tabs::speculative::on_view(app, view),
+        Event::RunStarted(kind) => app.run = kind,
     }
     Vec::new()
 }

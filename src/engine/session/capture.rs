@@ -14,7 +14,7 @@ const CAPTURE_CHUNK: usize = 16;
 
 /// Feeds `todo` after `cache`, in chunks that fit its policy; with a trail, captures the row
 /// of every query. Returns the last position's logits.
-fn run_tokens(
+pub(crate) fn run_tokens(
     model: &Model,
     todo: &[u32],
     cache: &mut KvCache,
@@ -33,6 +33,7 @@ fn run_tokens(
         let opts = ForwardOptions {
             logits: LogitsWanted::Last,
             capture_attention: trail.is_some(),
+            exit_after: None,
         };
         let out = model.forward(&ids_tensor(&[chunk]), cache, opts)?;
         if let Some(trail) = trail.as_deref_mut() {

@@ -11,6 +11,7 @@ use ratatui::Frame;
 
 use crate::decode::beam::{BeamConfig, BeamTree, ROOT};
 use crate::engine::protocol::Command;
+use crate::engine::run::{RunKind, RunRequest};
 use crate::tui::action::Action;
 use crate::tui::app::App;
 use crate::tui::widgets::beam_tree::beams_view;
@@ -82,13 +83,13 @@ pub fn update(app: &mut App, action: BeamAction) -> Vec<Command> {
     match action {
         BeamAction::Expand => {
             let mut cmds = start_if_stale(app);
-            cmds.push(Command::BeamStep);
+            cmds.push(Command::Step);
             return cmds;
         }
         BeamAction::RunToEnd => {
             let mut cmds = start_if_stale(app);
             app.beams.running = true;
-            cmds.push(Command::BeamRun);
+            cmds.push(Command::Autoplay(true));
             return cmds;
         }
         BeamAction::Select { dx, dy } => select(st, dx, dy),
@@ -144,15 +145,17 @@ fn retune(app: &mut App) -> Vec<Command> {
     }
     app.beams.running = true;
     let mut cmds = start_if_stale(app);
-    cmds.push(Command::BeamRun);
+    cmds.push(Command::Autoplay(true));
     cmds
 }
 
-/// `BeamStart` when the knobs or the prompt changed since the last start, or it finished.
+/// A beam run's start when another run is active, the knobs or the prompt changed since the last start, or it finished.
 fn start_if_stale(app: &mut App) -> Vec<Command> {
     let st = &mut app.beams;
     let key = (st.config.clone(), app.snapshot.prompt.clone());
-    let fresh = st.started.as_ref() == Some(&key) && st.tree.as_ref().is_some_and(|t| !t.done);
+    let fresh = app.run == RunKind::Beam
+        && st.started.as_ref() == Some(&key)
+        && st.tree.as_ref().is_some_and(|t| !t.done);
     if fresh {
         return Vec::new();
     }
@@ -160,7 +163,8 @@ fn start_if_stale(app: &mut App) -> Vec<Command> {
     st.selected = None;
     let mut cfg = st.config.clone();
     cfg.knobs = app.config.clone();
-    vec![Command::BeamStart { cfg }]
+    app.run = RunKind::Beam;
+    vec![Command::Start(RunRequest::Beam(cfg))]
 }
 
 /// Node ids of column `col` (0 = the prompt, `s + 1` = step `s`): running, then finished.

@@ -178,7 +178,22 @@ fn step_knob_help_branch_quit_on_the_real_model() {
     t.wait("the cache tab", 20, |s| s.contains("policy full"));
     t.keys(&["p"]);
     t.wait("a window policy", 20, |s| s.contains("policy window"));
-    t.keys(&["p", "p", "1"]);
+    t.keys(&["p", "p"]);
+
+    // The speculative tab: turn it on, step two rounds of prompt lookup, switch the draft
+    // to an early exit live and run one more round.
+    t.keys(&["5"]);
+    t.wait("the speculative tab", 20, |s| s.contains("Speculative · off"));
+    t.keys(&["s", "Space"]);
+    t.wait("a speculative round", 60, |s| s.contains("1 rounds ·"));
+    t.keys(&["d", "d", "d"]);
+    t.wait("an early-exit draft", 20, |s| s.contains("draft self:15"));
+    t.keys(&["Space"]);
+    let s = t.wait("a round of self:15", 60, |s| {
+        s.contains("1 rounds ·") && s.contains("draft self:15 γ 4")
+    });
+    assert!(s.contains("accept min(1, p/q)"), "{s}");
+    t.keys(&["s", "1"]);
     t.wait("the main tab", 20, |s| s.contains("Knobs"));
 
     // Never frozen: while autoplay generates, a key is answered at once.

@@ -1,11 +1,11 @@
 """A tiny random target/draft pair sharing a vocabulary, for the speculative-decoding tests.
 
 Writes tests/fixtures/spec-target/ (LlamaForCausalLM, 2 layers) and tests/fixtures/spec-draft/
-(LlamaForCausalLM, 1 layer, narrower, other weights), each with config.json, model.safetensors
-and the tiny byte-level BPE tokenizer.json of tests/fixtures/tiny-llama (373 tokens). The
-weights are seeded normal draws, scaled so the next-token distributions are peaked enough for
-the target and the draft to disagree often: exactness tests then exercise accepts, rejections
-and residual draws alike. Only numpy and safetensors are needed (pinned in requirements.txt).
+(LlamaForCausalLM, 1 layer: the target's first layer, embeddings, norm and head with seeded
+noise added), each with config.json, model.safetensors and the tiny byte-level BPE
+tokenizer.json of tests/fixtures/tiny-llama (373 tokens). The weights are seeded normal draws,
+scaled so the next-token distributions are peaked; the draft agrees with the target often but
+far from always, so exactness tests exercise accepts, rejections and residual draws alike. Only numpy and safetensors are needed (pinned in requirements.txt).
 Usage: python scripts/golden/make_spec_pair.py
 """
 
@@ -21,6 +21,8 @@ FIX = ROOT / "tests" / "fixtures"
 TOKENIZER = FIX / "tiny-llama" / "tokenizer.json"
 VOCAB = 373
 EOS = 0
+# Relative size of the noise that makes the draft differ from the target.
+NOISE = 0.15
 
 
 def config(hidden: int, layers: int, heads: int, kv_heads: int, inter: int) -> dict:
@@ -75,17 +77,26 @@ def weights(cfg: dict, seed: int, head_scale: float) -> dict:
     return w
 
 
-def write(name: str, cfg: dict, seed: int, head_scale: float) -> None:
+def write(name: str, cfg: dict, w: dict) -> None:
     out = FIX / name
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
-    save_file(weights(cfg, seed, head_scale), str(out / "model.safetensors"))
+    save_file(w, str(out / "model.safetensors"))
     shutil.copyfile(TOKENIZER, out / "tokenizer.json")
 
 
 def main() -> None:
-    write("spec-target", config(64, 2, 4, 2, 128), seed=2023, head_scale=4.0)
-    write("spec-draft", config(32, 1, 2, 1, 64), seed=711, head_scale=4.0)
+    target_cfg = config(64, 2, 4, 2, 128)
+    target = weights(target_cfg, seed=2023, head_scale=4.0)
+    write("spec-target", target_cfg, target)
+    # The draft: the target cut to its first layer, every kept tensor perturbed.
+    rng = np.random.default_rng(711)
+    draft = {
+        k: (v + NOISE * v.std() * rng.standard_normal(v.shape)).astype(np.float32)
+        for k, v in target.items()
+        if not k.startswith("model.layers.1.")
+    }
+    write("spec-draft", config(64, 1, 4, 2, 128), draft)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::decode::speculative::{DraftSpec, GammaSchedule, Round, SpecStats};
+use crate::decode::speculative::{DraftSpec, GammaSchedule, Round, SpecStats, MAX_GAMMA};
 use crate::engine::roles::Role;
 use crate::engine::run::SpecConfig;
 use crate::engine::session::Session;
@@ -39,8 +39,11 @@ impl SpecArgs {
             return Ok(None);
         };
         let draft: DraftSpec = spec.parse().map_err(CliError::usage)?;
-        if self.draft_tokens == 0 {
-            return Err(CliError::usage("--draft-tokens must be at least 1"));
+        if !(1..=MAX_GAMMA).contains(&self.draft_tokens) {
+            return Err(CliError::usage(format!(
+                "--draft-tokens must be 1..={MAX_GAMMA}, got {}",
+                self.draft_tokens
+            )));
         }
         if let DraftSpec::Model(p) = &draft {
             if !p.exists() {

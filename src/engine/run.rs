@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::decode::beam::BeamConfig;
 use crate::decode::speculative::{
-    expected_tokens_per_call, DraftSpec, GammaSchedule, Round, SpecStats,
+    expected_tokens_per_call, DraftSpec, GammaSchedule, Round, SpecStats, MAX_GAMMA,
 };
 
 use super::beam::BeamRun;

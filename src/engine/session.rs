@@ -2,12 +2,12 @@
 //!
 //! The cache always holds a prefix of the current timeline's tokens; the logits for the next
 //! token are computed lazily by running whatever the cache lacks. Every step keeps its raw
-//! logits (f16) so knobs can be re-applied to it later without a model call.
+//! logits exactly (f32, see [`logits`]) so knobs can be re-applied to it later without a model
+//! call and show the very numbers the step used.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use half::f16;
 
 use crate::decode::config::SamplerConfig;
 use crate::decode::math::median;
@@ -23,12 +23,14 @@ use super::protocol::{BranchInfo, ModelInfo, Snapshot, Stats, StepRecord};
 use super::roles::RoleModel;
 
 mod capture;
+mod logits;
 mod record;
 mod speculative;
 
 pub(crate) use capture::run_tokens;
 
-use record::{forced_choice, temperature_sweep, to_f16};
+use logits::{LogitStore, LogitsRef};
+use record::{forced_choice, temperature_sweep};
 
 /// Why the engine could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +47,7 @@ pub enum EngineError {
 #[derive(Clone, Default)]
 struct Timeline {
     steps: Vec<Arc<StepRecord>>,
-    logits: Vec<Arc<Vec<f16>>>,
+    logits: Vec<LogitsRef>,
     /// Step at which this timeline departs from the one it was cut from.
     fork_step: usize,
 }
@@ -77,6 +79,8 @@ pub struct Session {
     trail: AttentionTrail,
     /// Models in other roles (a speculative draft, ...), each with its own cache.
     roles: Vec<RoleModel>,
+    /// Every step's raw logits, exact.
+    store: LogitStore,
 }
 
 impl Session {
@@ -84,6 +88,7 @@ impl Session {
     pub fn new(lm: Loaded, prompt: &str, config: SamplerConfig) -> Result<Self, EngineError> {
         let sampler = Sampler::new(&config).map_err(EngineError::Invalid)?;
         let vocab = Arc::new(lm.tok.display_vocab());
+        let vocab_len = lm.model.config().vocab_size;
         let cfg = lm.model.config();
         let info = Arc::new(ModelInfo {
             name: lm.name(),
@@ -110,6 +115,7 @@ impl Session {
             capture: false,
             trail: AttentionTrail::default(),
             roles: Vec::new(),
+            store: LogitStore::new(vocab_len),
         };
         s.set_prompt(prompt)?;
         Ok(s)
@@ -246,7 +252,7 @@ impl Session {
         ));
         let tl = &mut self.timelines[self.current];
         tl.steps.push(record.clone());
-        tl.logits.push(Arc::new(to_f16(&logits)));
+        tl.logits.push(self.store.push(&logits));
         Ok(record)
     }
 
@@ -282,7 +288,7 @@ impl Session {
         ));
         let tl = &mut self.timelines[self.current];
         tl.steps.push(record.clone());
-        tl.logits.push(Arc::new(to_f16(&logits)));
+        tl.logits.push(self.store.push(&logits));
         self.sampler.seek(self.steps().len() as u64);
         Ok(record)
     }
@@ -316,13 +322,14 @@ impl Session {
     /// The raw logits and history of step `step` of the current timeline.
     fn cached(&self, step: usize) -> Result<(Vec<f32>, Vec<u32>), EngineError> {
         let tl = &self.timelines[self.current];
-        let logits = tl
+        let r = *tl
             .logits
             .get(step)
             .ok_or_else(|| EngineError::Invalid(format!("no step {step}")))?;
+        let logits = self.store.get(r).map_err(EngineError::Invalid)?;
         let mut history = self.prompt_ids.clone();
         history.extend(tl.ids().take(step));
-        Ok((logits.iter().map(|x| x.to_f32()).collect(), history))
+        Ok((logits.to_vec(), history))
     }
 
     /// Step `step` re-run through the chain under `config` (same draw; no model call).

@@ -14,9 +14,9 @@ mod ngram;
 mod spec;
 
 pub use ngram::ngram_propose;
-pub use spec::{DraftSpec, GammaSchedule};
+pub use spec::{DraftSpec, GammaSchedule, MAX_GAMMA};
 
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use serde::{Deserialize, Serialize};
 
@@ -26,8 +26,12 @@ use super::sampler::choose;
 /// How many candidates of `p` and `q` a drafted token keeps for the views.
 pub const VIEW_CANDIDATES: usize = 12;
 
-/// PCG stream selector of speculative rounds (any odd constant; distinct from plain steps').
-const SPECULATIVE_STREAM: u128 = 0x5bd1_e995_0000_0000_0000_0000_0000_0001;
+/// Mixed into the seed of the speculative draws' stream (distinct from plain steps' stream).
+const SPECULATIVE_SALT: u64 = 0x5bd1_e995_c0ff_ee11;
+
+/// Outputs reserved per round: enough for the largest γ (γ draft draws, γ acceptance draws,
+/// one last draw).
+pub const DRAWS_PER_ROUND: u128 = 64;
 
 /// A processed next-token distribution over the whole vocabulary (probabilities by id).
 #[derive(Debug, Clone, PartialEq)]
@@ -232,13 +236,13 @@ pub struct RoundDraws {
 
 impl RoundDraws {
     /// The draws of the round whose first emitted token is step `first_step` of a session
-    /// seeded with `seed`: a PCG64 stream of its own per (seed, first step), so any round
-    /// replays alone.
+    /// seeded with `seed`: block `first_step` of [`DRAWS_PER_ROUND`] outputs of a PCG64 stream
+    /// of its own (`Pcg64::seed_from_u64(seed ^ SPECULATIVE_SALT)`), so any round replays
+    /// alone and rounds never share draws with each other or with plain steps. `gamma` is at
+    /// most [`MAX_GAMMA`].
     pub fn for_round(seed: u64, first_step: usize, gamma: usize) -> Self {
-        let mut rng = Pcg64::new(
-            (u128::from(seed) << 64) | first_step as u128,
-            SPECULATIVE_STREAM,
-        );
+        let mut rng = Pcg64::seed_from_u64(seed ^ SPECULATIVE_SALT);
+        rng.advance(first_step as u128 * DRAWS_PER_ROUND);
         Self::take(gamma, || rng.random::<f64>())
     }
 

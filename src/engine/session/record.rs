@@ -1,7 +1,4 @@
-//! Building a step's record: the hand-picked choice of a branch, the temperature sweep, and
-//! the compact form of cached logits.
-
-use half::f16;
+//! Building a step's record: the hand-picked choice of a branch and the temperature sweep.
 
 use crate::decode::math::log_softmax;
 use crate::decode::trace::{Chosen, StepTrace};
@@ -64,8 +61,4 @@ pub(super) fn temperature_sweep(
             }
         })
         .collect()
-}
-
-pub(super) fn to_f16(v: &[f32]) -> Vec<f16> {
-    v.iter().map(|&x| f16::from_f32(x)).collect()
 }

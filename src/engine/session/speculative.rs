@@ -12,7 +12,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::decode::speculative::{ngram_propose, verify, Dist, DraftSpec, Round, RoundDraws};
+use crate::decode::speculative::{
+    ngram_propose, verify, Dist, DraftSpec, Round, RoundDraws, MAX_GAMMA,
+};
 use crate::decode::stage::History;
 use crate::model::cache::CachePolicy;
 use crate::model::error::ModelError;
@@ -20,7 +22,7 @@ use crate::model::taps::capture_rows;
 use crate::model::{ids_tensor, tensor_to_vec, ForwardOptions, Loaded, LogitsWanted};
 
 use super::super::roles::{Role, RoleModel};
-use super::record::{forced_choice, to_f16};
+use super::record::forced_choice;
 use super::{run_tokens, EngineError, Session};
 
 /// Prompts longer than this are prefilled on their own before the first round, so the
@@ -96,6 +98,7 @@ impl Session {
         // the context and the cache policy's largest chunk.
         let missing = n - self.cache.next_position().min(n);
         let gamma = gamma
+            .min(MAX_GAMMA)
             .min(self.lm.model.config().context_len.saturating_sub(n + 1))
             .min(max_emit.saturating_sub(1))
             .min(self.cache.max_chunk().saturating_sub(missing));
@@ -175,7 +178,7 @@ impl Session {
             let rec = Arc::new(self.record(index, trace, logits, cfg.clone(), per_token_ms));
             let tl = &mut self.timelines[self.current];
             tl.steps.push(rec);
-            tl.logits.push(Arc::new(to_f16(logits)));
+            tl.logits.push(self.store.push(logits));
             hist.push(id);
             if eos.contains(&id) {
                 break;

@@ -1,0 +1,43 @@
+//! What a view shows for a past step is what that step computed: a knob preview under the
+//! step's own knobs reproduces its trace bit for bit (the logits are kept as f32, exactly).
+
+mod common;
+
+use logitscope::decode::SamplerConfig;
+use logitscope::engine::session::Session;
+
+use common::{fixture, load};
+
+#[test]
+fn a_preview_under_the_same_knobs_equals_the_step() {
+    let knobs = SamplerConfig {
+        temperature: 0.7,
+        top_p: Some(0.9),
+        repetition_penalty: 1.3,
+        seed: 11,
+        ..SamplerConfig::default()
+    };
+    let mut s = Session::new(load(&fixture("spec-target")), "The quick brown fox", knobs.clone())
+        .unwrap();
+    tch::set_num_threads(1);
+    for _ in 0..12 {
+        s.step().unwrap();
+    }
+    for step in 0..12 {
+        let own = &s.steps()[step];
+        let preview = s.preview(step, &knobs).unwrap();
+        assert_eq!(preview.trace, own.trace, "step {step}");
+        assert_eq!(preview.temperature_sweep, own.temperature_sweep, "step {step}");
+    }
+    // Other knobs change the preview but never the step's raw probabilities.
+    let other = SamplerConfig {
+        temperature: 1.5,
+        ..knobs
+    };
+    let own = s.steps()[3].clone();
+    let preview = s.preview(3, &other).unwrap();
+    assert_ne!(preview.trace.final_top, own.trace.final_top);
+    for (a, b) in preview.trace.candidates.iter().zip(&own.trace.candidates) {
+        assert_eq!((a.id, a.raw_p.to_bits()), (b.id, b.raw_p.to_bits()));
+    }
+}

@@ -63,5 +63,5 @@ pub fn run(a: TuiArgs) -> Result<(), CliError> {
         autoplay: a.autoplay,
         ..TuiOptions::default()
     };
-    tui::run(handle, opts).map_err(|e| CliError::usage(format!("{e}")))
+    tui::run(handle, opts).map_err(|e| CliError::runtime(format!("{e}")))
 }

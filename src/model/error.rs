@@ -62,6 +62,14 @@ pub enum ModelError {
     Other(String),
 }
 
+impl ModelError {
+    /// Whether the fault lies in the input (a model file, a value, a prompt too long) rather
+    /// than in a computation that failed while running.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, ModelError::Other(_))
+    }
+}
+
 fn path_prefix(path: Option<&Path>) -> String {
     path.map(|p| format!("{}: ", p.display()))
         .unwrap_or_default()

@@ -89,8 +89,7 @@ fn temperature(screen: &str) -> f32 {
 
 #[test]
 fn step_knob_help_branch_quit_on_the_real_model() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipped: tmux is not installed");
+    if !common::tmux() {
         return;
     }
     let Some(model) = common::default_model() else {

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::error::ModelError;
+use super::error::{sanitize, ModelError};
 use super::gguf::GgufFile;
 use super::validate::{self, Keys};
 
@@ -50,7 +50,11 @@ impl ModelConfig {
         let family = match arch.as_str() {
             "llama" | "qwen2" | "smollm" | "mistral" => Arch::Llama,
             "gpt2" => Arch::Gpt2,
-            _ => return Err(ModelError::UnknownArch { arch }),
+            _ => {
+                return Err(ModelError::UnknownArch {
+                    arch: sanitize(&arch),
+                })
+            }
         };
         let key = |k: &str| format!("{arch}.{k}");
         let need = |k: &str| {
@@ -121,7 +125,11 @@ impl ModelConfig {
                 Arch::Llama
             }
             "GPT2LMHeadModel" | "gpt2" => Arch::Gpt2,
-            _ => return Err(ModelError::UnknownArch { arch: arch_name }),
+            _ => {
+                return Err(ModelError::UnknownArch {
+                    arch: sanitize(&arch_name),
+                })
+            }
         };
         let num = |k: &str| -> Result<usize, ModelError> {
             v[k].as_u64()

@@ -13,7 +13,7 @@ use serde_json::Value;
 use tch::{Kind, Tensor};
 
 use super::config::{Arch, ModelConfig};
-use super::error::ModelError;
+use super::error::{sanitize, ModelError};
 use super::gguf::GgufFile;
 use super::tokenizer::Tok;
 use super::weights::{gguf_name, hf_name};
@@ -114,7 +114,7 @@ impl Keys {
 fn bad(path: &Path, msg: String) -> ModelError {
     ModelError::BadConfig {
         path: path.to_path_buf(),
-        msg,
+        msg: sanitize(&msg),
     }
 }
 
@@ -488,8 +488,8 @@ fn check(
     if let Some(ty) = &d.bad_type {
         return Err(ModelError::UnsupportedQuant {
             path: Some(path.to_path_buf()),
-            tensor: d.name.clone(),
-            ty: ty.clone(),
+            tensor: sanitize(&d.name),
+            ty: sanitize(ty),
         });
     }
     let name = &d.name;

@@ -130,6 +130,7 @@ fn mutated_metadata_values_never_panic() {
             }
         }
     }
+    eprintln!("metadata: {loaded} loaded, {rejected} rejected");
     // Both kinds happen: the values the model does not depend on still load.
     assert!(
         loaded > 10 && rejected > 100,
@@ -177,6 +178,7 @@ fn mutated_tensor_dims_and_types_never_panic() {
             }
         }
     }
+    eprintln!("tensors: {rejected} rejected");
     assert!(rejected > 300, "{rejected} rejected");
 }
 
@@ -239,6 +241,10 @@ fn mutated_counts_and_offsets_never_panic() {
     for cut in (0..base.len()).step_by(base.len() / 97 + 1) {
         cases.push((format!("truncated to {cut} bytes"), base[..cut].to_vec()));
     }
+    eprintln!(
+        "counts, offsets, dims, type ids, truncations: {} cases",
+        cases.len()
+    );
     for (label, b) in &cases {
         let outcome = try_load(&write(&dir, b), label);
         // A shorter file or a dimension that contradicts the metadata cannot load; other
@@ -330,6 +336,7 @@ fn mutated_config_json_fields_never_panic() {
                 }
             }
         }
+        eprintln!("{fixture} config.json: {loaded} loaded, {rejected} rejected");
         assert!(
             loaded > 100 && rejected > 50,
             "{fixture}: {loaded} loaded, {rejected} rejected"
@@ -386,5 +393,9 @@ fn mutated_safetensors_headers_never_panic() {
             }
         }
     }
+    eprintln!(
+        "safetensors headers: {rejected} of {} rejected",
+        names.len() * 6
+    );
     assert!(rejected >= names.len() * 5, "{rejected} rejected");
 }

@@ -2,11 +2,13 @@
 //! the default model: layer 0 and the last layer, every head, within 1e-4
 //! (`tests/fixtures/attention.json`). Skips when the model is not installed.
 
+mod common;
+
 use std::path::Path;
 
 use assert_cmd::Command;
 use logitscope::model::taps::prompt_attention;
-use logitscope::model::{default_model_path, load, Dtype};
+use logitscope::model::{load, Dtype};
 use serde_json::Value;
 
 const TOL: f64 = 1e-4;
@@ -31,11 +33,9 @@ fn worst(want: &Value, got: impl Fn(usize, usize, usize) -> f64) -> f64 {
 
 #[test]
 fn layer_0_and_last_layer_match_transformers() {
-    let path = default_model_path();
-    if !path.exists() {
-        eprintln!("skipped: {} not installed", path.display());
+    let Some(path) = common::default_model() else {
         return;
-    }
+    };
     let fx = fixture();
     let lm = load(&path, Dtype::F32, &mut |_, _| {}).unwrap();
     let ids = lm.tok.encode(fx["prompt"].as_str().unwrap()).unwrap();
@@ -58,9 +58,7 @@ fn layer_0_and_last_layer_match_transformers() {
 
 #[test]
 fn inspect_attention_json_matches_transformers() {
-    let path = default_model_path();
-    if !path.exists() {
-        eprintln!("skipped: {} not installed", path.display());
+    if common::default_model().is_none() {
         return;
     }
     let fx = fixture();

@@ -1,4 +1,5 @@
-//! Bad input gives a one-line `error:` message and exit code 2 — never a panic.
+//! Bad input gives a one-line `error:` message and exit code 2, a failure while running exit
+//! code 1 — never a panic.
 
 mod common;
 
@@ -7,15 +8,21 @@ use logitscope::model::gguf::{GgufWriter, MetaValue};
 use logitscope::model::quant::GgmlType;
 use tempfile::TempDir;
 
-/// Runs the binary and returns its stderr after checking the exit code and the one-line shape.
+/// Runs the binary on bad input and returns its stderr after checking exit code 2 and the
+/// one-line shape.
 fn fails(args: &[&str]) -> String {
+    fails_with(2, args)
+}
+
+/// Runs the binary and returns its stderr after checking the exit code and the one-line shape.
+fn fails_with(code: i32, args: &[&str]) -> String {
     let out = Command::cargo_bin("logitscope")
         .unwrap()
         .args(args)
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(2), "args {args:?}: stderr {err}");
+    assert_eq!(out.status.code(), Some(code), "args {args:?}: stderr {err}");
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(
         lines.len(),
@@ -168,4 +175,152 @@ fn impossible_knob_values() {
         let err = fails(&all);
         assert!(err.contains(needle), "{args:?}: {err}");
     }
+}
+
+/// Writes the tiny llama GGUF after `edit` and returns its path.
+fn tiny(dir: &TempDir, edit: impl FnOnce(&mut GgufWriter)) -> String {
+    let mut w = logitscope::model::gguf::tiny_llama();
+    edit(&mut w);
+    let path = dir.path().join("model.gguf");
+    w.write(&path).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn width_contradicting_the_embedding_names_key_value_and_tensor() {
+    let dir = TempDir::new().unwrap();
+    let p = tiny(&dir, |w| {
+        w.meta("llama.embedding_length", MetaValue::U32(16));
+    });
+    let err = fails(&["generate", "--model", &p, "--prompt", "ab"]);
+    assert!(
+        err.contains("llama.embedding_length = 16 but token_embd.weight is 32 wide"),
+        "{err}"
+    );
+}
+
+#[test]
+fn head_count_contradicting_the_projections_is_one_line_not_a_struct() {
+    let dir = TempDir::new().unwrap();
+    let p = tiny(&dir, |w| {
+        w.meta("llama.attention.head_count", MetaValue::U32(8));
+    });
+    let err = fails(&["generate", "--model", &p, "--prompt", "ab"]);
+    assert!(
+        err.contains("llama.attention.head_count_kv") && err.contains("blk.0.attn_k.weight"),
+        "{err}"
+    );
+    assert!(!err.contains("ModelConfig") && !err.contains('{'), "{err}");
+    let p = tiny(&dir, |w| {
+        w.meta("llama.attention.head_count", MetaValue::U32(3));
+    });
+    let err = fails(&["generate", "--model", &p, "--prompt", "ab"]);
+    assert!(
+        err.contains(
+            "llama.embedding_length = 32 is not a multiple of llama.attention.head_count = 3"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn layer_count_beyond_the_tensors() {
+    let dir = TempDir::new().unwrap();
+    let p = tiny(&dir, |w| {
+        w.meta("llama.block_count", MetaValue::U64(1 << 40));
+    });
+    let err = fails(&["generate", "--model", &p, "--prompt", "ab"]);
+    assert!(
+        err.contains("llama.block_count = 1099511627776 but the file has tensors for 2 layers"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_tensor_of_the_wrong_rank_or_a_missing_tensor() {
+    let dir = TempDir::new().unwrap();
+    let p = tiny(&dir, |w| {
+        w.redeclare("blk.1.ffn_norm.weight", Some(&[4, 8]), None);
+    });
+    let err = fails(&["generate", "--model", &p, "--prompt", "ab"]);
+    assert!(
+        err.contains("blk.1.ffn_norm.weight has shape [4, 8] but should be [32]"),
+        "{err}"
+    );
+    let p = tiny(&dir, |w| {
+        w.remove_tensor("blk.1.ffn_up.weight");
+    });
+    let err = fails(&["generate", "--model", &p, "--prompt", "ab"]);
+    assert!(err.contains("no tensor blk.1.ffn_up.weight"), "{err}");
+}
+
+#[test]
+fn the_tiny_gguf_itself_generates() {
+    let dir = TempDir::new().unwrap();
+    let p = tiny(&dir, |_| {});
+    let out = Command::cargo_bin("logitscope")
+        .unwrap()
+        .args([
+            "generate",
+            "--model",
+            &p,
+            "--prompt",
+            "abc",
+            "--max-tokens",
+            "3",
+        ])
+        .args(["--greedy", "--json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains("\"type\":\"step\""))
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn a_session_that_cannot_be_written_is_a_runtime_failure() {
+    let dir = TempDir::new().unwrap();
+    let p = tiny(&dir, |_| {});
+    let record = dir.path().join("no-such-dir").join("s.json");
+    let err = fails_with(
+        1,
+        &[
+            "generate",
+            "--model",
+            &p,
+            "--prompt",
+            "ab",
+            "--max-tokens",
+            "1",
+            "--record",
+            record.to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("s.json"), "{err}");
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let out = Command::cargo_bin("logitscope")
+        .unwrap()
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("Exit status: 0 on success; 2 for bad usage"),
+        "{help}"
+    );
+    assert!(help.contains("1 for a failure while running"), "{help}");
 }

@@ -2,6 +2,8 @@
 //! with the kept tokens at their cache positions; bounded policies run past the context; and
 //! token-by-token NLL under `full` equals one teacher-forced pass.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use logitscope::model::cache::CachePolicy;
@@ -9,7 +11,7 @@ use logitscope::model::config::ModelConfig;
 use logitscope::model::llama::Llama;
 use logitscope::model::perplexity::{streaming_nll, teacher_forced_nll};
 use logitscope::model::weights::Weights;
-use logitscope::model::{default_model_path, load, Dtype, Model};
+use logitscope::model::{load, Dtype, Model};
 use tch::Kind;
 
 fn fixture(name: &str) -> PathBuf {
@@ -84,11 +86,9 @@ fn bounded_policies_run_past_the_context() {
 
 #[test]
 fn full_streaming_equals_teacher_forcing() {
-    let path = default_model_path();
-    if !path.exists() {
-        eprintln!("skipped: {} not installed", path.display());
+    let Some(path) = common::default_model() else {
         return;
-    }
+    };
     let lm = load(&path, Dtype::F32, &mut |_, _| {}).unwrap();
     let text =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/macbeth.txt"))

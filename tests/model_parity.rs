@@ -151,3 +151,32 @@ fn tiny_gpt2_and_llama_match_hugging_face() {
         }
     }
 }
+
+#[test]
+fn smollm2_gguf_header_and_a_dequantized_tensor() {
+    let Some(path) = common::default_model() else {
+        return;
+    };
+    let f = logitscope::model::gguf::GgufFile::open(&path).unwrap();
+    assert_eq!(f.architecture(), Some("llama"));
+    assert_eq!(f.get_u32("llama.block_count"), Some(30));
+    assert!(f.tensor("blk.29.attn_q.weight").is_some());
+    assert!(f.tensor("blk.30.attn_q.weight").is_none());
+    assert_eq!(f.tensor("token_embd.weight").unwrap().shape(), [49152, 576]);
+    assert_eq!(f.get_array_len("tokenizer.ggml.tokens"), Some(49152));
+    let (q, shape) = f.dequantize("blk.0.attn_q.weight").unwrap();
+    assert_eq!(shape, [576, 576]);
+    assert!(q.iter().all(|x| x.is_finite()));
+    let n = q.len() as f64;
+    let mean = q.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+    let std = (q
+        .iter()
+        .map(|&x| (f64::from(x) - mean).powi(2))
+        .sum::<f64>()
+        / n)
+        .sqrt();
+    assert!(
+        mean.abs() < 0.05 && (0.01..1.0).contains(&std),
+        "mean {mean} std {std}"
+    );
+}

@@ -17,8 +17,12 @@ fn a_preview_under_the_same_knobs_equals_the_step() {
         seed: 11,
         ..SamplerConfig::default()
     };
-    let mut s = Session::new(load(&fixture("spec-target")), "The quick brown fox", knobs.clone())
-        .unwrap();
+    let mut s = Session::new(
+        load(&fixture("spec-target")),
+        "The quick brown fox",
+        knobs.clone(),
+    )
+    .unwrap();
     tch::set_num_threads(1);
     for _ in 0..12 {
         s.step().unwrap();
@@ -27,7 +31,10 @@ fn a_preview_under_the_same_knobs_equals_the_step() {
         let own = &s.steps()[step];
         let preview = s.preview(step, &knobs).unwrap();
         assert_eq!(preview.trace, own.trace, "step {step}");
-        assert_eq!(preview.temperature_sweep, own.temperature_sweep, "step {step}");
+        assert_eq!(
+            preview.temperature_sweep, own.temperature_sweep,
+            "step {step}"
+        );
     }
     // Other knobs change the preview but never the step's raw probabilities.
     let other = SamplerConfig {

@@ -89,8 +89,7 @@ fn temperature(screen: &str) -> f32 {
 
 #[test]
 fn step_knob_help_branch_quit_on_the_real_model() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipped: tmux is not installed");
+    if !common::tmux() {
         return;
     }
     let Some(model) = common::default_model() else {
@@ -183,7 +182,9 @@ fn step_knob_help_branch_quit_on_the_real_model() {
     // The speculative tab: turn it on, step two rounds of prompt lookup, switch the draft
     // to an early exit live and run one more round.
     t.keys(&["5"]);
-    t.wait("the speculative tab", 20, |s| s.contains("Speculative · off"));
+    t.wait("the speculative tab", 20, |s| {
+        s.contains("Speculative · off")
+    });
     t.keys(&["s", "Space"]);
     t.wait("a speculative round", 60, |s| s.contains("1 rounds ·"));
     t.keys(&["d", "d", "d"]);

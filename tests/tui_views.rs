@@ -135,8 +135,9 @@ fn control_characters_never_reach_the_terminal() {
 }
 
 #[test]
-fn every_size_renders_without_panicking() {
+fn every_size_renders_the_screen_or_says_it_is_too_small() {
     let mut app = loaded_app();
+    let (min_w, min_h) = logitscope::tui::ui::MIN_SIZE;
     for (w, h) in [
         (1, 1),
         (10, 3),
@@ -147,13 +148,25 @@ fn every_size_renders_without_panicking() {
         (133, 47),
         (250, 80),
     ] {
-        screen(&mut app, w, h);
+        let shown = text(&screen(&mut app, w, h));
+        let big_enough = w >= min_w && h >= min_h;
+        if big_enough {
+            assert!(shown.contains("Distribution"), "{w}×{h}:\n{shown}");
+            // Every clickable region lies on the screen.
+            let area = ratatui::layout::Rect::new(0, 0, w, h);
+            for r in [app.hits.transcript, app.hits.distribution, app.hits.knobs] {
+                assert_eq!(r.intersection(area), r, "{w}×{h}: {r:?}");
+            }
+        } else if h >= 3 && w >= 40 {
+            assert!(shown.contains("terminal too small"), "{w}×{h}:\n{shown}");
+        }
     }
     update(&mut app, Action::ToggleHelp);
-    screen(&mut app, 80, 24);
+    assert!(text(&screen(&mut app, 80, 24)).contains("Keys (esc closes)"));
     update(&mut app, Action::Cancel);
     update(&mut app, Action::OpenBranches);
-    screen(&mut app, 80, 24);
+    let shown = text(&screen(&mut app, 80, 24));
+    assert!(shown.contains("Branches (enter switches") && !shown.contains("Keys (esc closes)"));
 }
 
 #[test]

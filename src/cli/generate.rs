@@ -125,7 +125,7 @@ pub fn run(a: GenerateArgs) -> Result<(), CliError> {
     if let Some(path) = &a.record {
         crate::tui::RecordedSession::record(&s.info(), &s.snapshot())
             .save(path)
-            .map_err(|e| CliError::usage(format!("{e}")))?;
+            .map_err(|e| CliError::runtime(format!("{e}")))?;
     }
     let tail = stream.finish();
     text.push_str(&tail);

@@ -14,6 +14,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::engine::session::EngineError;
+use crate::model::error::ModelError;
+
 pub use args::{ban_variants, KnobArgs, ModelArgs};
 
 /// A terminal microscope for language-model decoding.
@@ -21,6 +24,10 @@ pub use args::{ban_variants, KnobArgs, ModelArgs};
 /// With no subcommand, opens the TUI on the default model (SmolLM2-135M-Instruct, installed by
 /// scripts/setup.sh): step through generation token by token, watch every sampling knob
 /// reshape the next-token distribution, branch at any token. Press ? inside for the keys.
+///
+/// Exit status: 0 on success; 2 for bad usage or bad input (arguments, values, a model file
+/// that is missing, corrupt or inconsistent, a prompt longer than the context); 1 for a
+/// failure while running (the engine, writing output or a file).
 #[derive(Debug, Parser)]
 #[command(name = "logitscope", version, about, long_about)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -54,18 +61,49 @@ pub struct CliError {
 }
 
 impl CliError {
-    /// Bad input (a file, a value): exit code 2.
+    /// Bad usage or bad input (an argument, a value, a file): exit code 2.
     pub fn usage(message: impl Into<String>) -> Self {
         CliError {
             message: message.into(),
             code: 2,
         }
     }
+
+    /// A failure while running (the engine, writing output): exit code 1.
+    pub fn runtime(message: impl Into<String>) -> Self {
+        CliError {
+            message: message.into(),
+            code: 1,
+        }
+    }
 }
 
-impl<E: std::fmt::Display> From<E> for CliError {
-    fn from(e: E) -> Self {
-        CliError::usage(e.to_string())
+/// Model errors are about the file or the input (2), except [`ModelError::Other`], which is
+/// raised while computing (1).
+impl From<ModelError> for CliError {
+    fn from(e: ModelError) -> Self {
+        if e.is_bad_input() {
+            CliError::usage(e.to_string())
+        } else {
+            CliError::runtime(e.to_string())
+        }
+    }
+}
+
+impl From<EngineError> for CliError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Model(e) => e.into(),
+            EngineError::Invalid(m) => CliError::usage(m),
+            EngineError::Finished => CliError::runtime(e.to_string()),
+        }
+    }
+}
+
+/// Reading or writing failed while running (output, a recorded session): exit code 1.
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::runtime(e.to_string())
     }
 }
 

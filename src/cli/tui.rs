@@ -71,5 +71,5 @@ pub fn run(a: TuiArgs) -> Result<(), CliError> {
         speculative: spec,
         ..TuiOptions::default()
     };
-    tui::run(handle, opts).map_err(|e| CliError::usage(format!("{e}")))
+    tui::run(handle, opts).map_err(|e| CliError::runtime(format!("{e}")))
 }

@@ -151,10 +151,11 @@ pub struct SpecRun {
 impl SpecRun {
     /// Checks the draft can run on this session.
     pub fn new(cfg: SpecConfig, session: &Session) -> Result<Self, EngineError> {
-        if cfg.gamma.gamma == 0 {
-            return Err(EngineError::Invalid(
-                "--draft-tokens must be at least 1".into(),
-            ));
+        if !(1..=MAX_GAMMA).contains(&cfg.gamma.gamma) {
+            return Err(EngineError::Invalid(format!(
+                "--draft-tokens must be 1..={MAX_GAMMA}, got {}",
+                cfg.gamma.gamma
+            )));
         }
         if cfg.draft.is_model() && session.role(super::roles::Role::Draft).is_none() {
             return Err(EngineError::Invalid(

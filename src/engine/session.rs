@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-
 use crate::decode::config::SamplerConfig;
 use crate::decode::math::median;
 use crate::decode::sampler::Sampler;

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::error::ModelError;
+use super::error::{sanitize, ModelError};
 use super::gguf::GgufFile;
+use super::validate::{self, Keys};
 
 /// The model families we can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +50,11 @@ impl ModelConfig {
         let family = match arch.as_str() {
             "llama" | "qwen2" | "smollm" | "mistral" => Arch::Llama,
             "gpt2" => Arch::Gpt2,
-            _ => return Err(ModelError::UnknownArch { arch }),
+            _ => {
+                return Err(ModelError::UnknownArch {
+                    arch: sanitize(&arch),
+                })
+            }
         };
         let key = |k: &str| format!("{arch}.{k}");
         let need = |k: &str| {
@@ -93,13 +98,14 @@ impl ModelConfig {
             context_len: need("context_length")? as usize,
             tied_embeddings: g.tensor("output.weight").is_none(),
             qkv_bias: g.tensor("blk.0.attn_q.bias").is_some(),
-            bos_id: g.get_u64("tokenizer.ggml.bos_token_id").map(|v| v as u32),
+            bos_id: g.get_u64("tokenizer.ggml.bos_token_id").map(token_id),
             eos_ids: g
                 .get_u64("tokenizer.ggml.eos_token_id")
-                .map(|v| vec![v as u32])
+                .map(|v| vec![token_id(v)])
                 .unwrap_or_default(),
         };
-        cfg.check(path)
+        validate::values(&cfg, &Keys::for_gguf(g), path)?;
+        Ok(cfg)
     }
 
     /// Reads a Hugging Face `config.json`.
@@ -119,7 +125,11 @@ impl ModelConfig {
                 Arch::Llama
             }
             "GPT2LMHeadModel" | "gpt2" => Arch::Gpt2,
-            _ => return Err(ModelError::UnknownArch { arch: arch_name }),
+            _ => {
+                return Err(ModelError::UnknownArch {
+                    arch: sanitize(&arch_name),
+                })
+            }
         };
         let num = |k: &str| -> Result<usize, ModelError> {
             v[k].as_u64()
@@ -128,15 +138,11 @@ impl ModelConfig {
         };
         let float = |k: &str, d: f64| v[k].as_f64().unwrap_or(d);
         let eos_ids = match &v["eos_token_id"] {
-            Value::Number(n) => n.as_u64().map(|x| vec![x as u32]).unwrap_or_default(),
-            Value::Array(a) => a
-                .iter()
-                .filter_map(|x| x.as_u64())
-                .map(|x| x as u32)
-                .collect(),
+            Value::Number(n) => n.as_u64().map(|x| vec![token_id(x)]).unwrap_or_default(),
+            Value::Array(a) => a.iter().filter_map(|x| x.as_u64()).map(token_id).collect(),
             _ => vec![],
         };
-        let bos_id = v["bos_token_id"].as_u64().map(|x| x as u32);
+        let bos_id = v["bos_token_id"].as_u64().map(token_id);
         let cfg = match family {
             Arch::Llama => {
                 let hidden = num("hidden_size")?;
@@ -176,7 +182,9 @@ impl ModelConfig {
                     heads,
                     kv_heads: heads,
                     head_dim: hidden / heads.max(1),
-                    intermediate: v["n_inner"].as_u64().map_or(4 * hidden, |x| x as usize),
+                    intermediate: v["n_inner"]
+                        .as_u64()
+                        .map_or(hidden.saturating_mul(4), |x| x as usize),
                     rope_theta: 0.0,
                     norm_eps: float("layer_norm_epsilon", 1e-5),
                     context_len: num("n_positions")?,
@@ -187,26 +195,8 @@ impl ModelConfig {
                 }
             }
         };
-        cfg.check(path)
-    }
-
-    fn check(self, path: &Path) -> Result<Self, ModelError> {
-        let ok = self.hidden > 0
-            && self.heads > 0
-            && self.kv_heads > 0
-            && self.heads.is_multiple_of(self.kv_heads)
-            && self.layers > 0
-            && self.vocab_size > 0
-            && self.context_len > 0
-            && (self.arch == Arch::Gpt2 || self.head_dim.is_multiple_of(2));
-        if ok {
-            Ok(self)
-        } else {
-            Err(ModelError::BadConfig {
-                path: path.to_path_buf(),
-                msg: format!("inconsistent dimensions {self:?}"),
-            })
-        }
+        validate::values(&cfg, &Keys::hf(family), path)?;
+        Ok(cfg)
     }
 
     /// Number of parameters (embeddings counted once when tied).
@@ -231,6 +221,12 @@ impl ModelConfig {
             }
         }
     }
+}
+
+/// A token id from a file; one too large for `u32` becomes `u32::MAX`, which validation then
+/// rejects as outside the vocabulary (never silently wrapped).
+fn token_id(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
 }
 
 pub(crate) fn file_stem(path: &Path) -> String {

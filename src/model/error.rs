@@ -62,6 +62,33 @@ pub enum ModelError {
     Other(String),
 }
 
+impl ModelError {
+    /// Whether the fault lies in the input (a model file, a value, a prompt too long) rather
+    /// than in a computation that failed while running.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, ModelError::Other(_))
+    }
+}
+
+/// Text from a file made fit for a one-line message: control characters escaped, at most
+/// 200 characters kept.
+pub fn sanitize(text: &str) -> String {
+    const MAX: usize = 200;
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn path_prefix(path: Option<&Path>) -> String {
     path.map(|p| format!("{}: ", p.display()))
         .unwrap_or_default()

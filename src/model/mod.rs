@@ -15,6 +15,7 @@ pub mod perplexity;
 pub mod quant;
 pub mod taps;
 pub mod tokenizer;
+pub mod validate;
 pub mod weights;
 
 use std::path::{Path, PathBuf};
@@ -133,6 +134,7 @@ impl Model {
         cache: &mut KvCache,
         opts: ForwardOptions,
     ) -> Result<ForwardOutput, ModelError> {
+        validate::token_ids(tokens, self.config().vocab_size)?;
         let t = tokens.size().get(1).copied().unwrap_or(0) as usize;
         let ctx = self.config().context_len;
         if t == 0 {
@@ -254,16 +256,22 @@ pub fn load(
             source: e,
         })?;
         let cfg = ModelConfig::from_hf_json(&text, &cfg_path, config::file_stem(path))?;
+        let keys = validate::Keys::hf(cfg.arch);
         let tok = Tok::from_file(&path.join("tokenizer.json"))?;
         progress(0.1, "reading safetensors");
         let files = Weights::safetensors_files(path)?;
+        validate::safetensors(&files, &cfg, &keys, path)?;
+        validate::tokenizer(&tok, &cfg, &keys, path)?;
         let w = Weights::from_safetensors(&files)?;
         progress(0.8, "building model");
         (build(cfg, w, kind)?, tok)
     } else {
         let g = GgufFile::open(path)?;
         let cfg = ModelConfig::from_gguf(&g, path)?;
+        let keys = validate::Keys::for_gguf(&g);
+        validate::gguf(&g, &cfg, &keys, path)?;
         let tok = Tok::from_gguf(&g, path)?;
+        validate::tokenizer(&tok, &cfg, &keys, path)?;
         let w = Weights::from_gguf(&g, &cfg, &mut |f| progress(0.9 * f, "dequantizing weights"))?;
         (build(cfg, w, kind)?, tok)
     };

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use tokenizers::Tokenizer;
 
 use super::detok::escape_bytes;
-use super::error::ModelError;
+use super::error::{sanitize, ModelError};
 use super::gguf::GgufFile;
 
 /// How a vocabulary's token strings map back to bytes.
@@ -33,7 +33,7 @@ impl Tok {
     pub fn from_gguf(g: &GgufFile, path: &Path) -> Result<Self, ModelError> {
         let bad = |msg: &str| ModelError::BadConfig {
             path: path.to_path_buf(),
-            msg: msg.to_string(),
+            msg: sanitize(msg),
         };
         let model = g.get_str("tokenizer.ggml.model").unwrap_or("");
         if model != "gpt2" {

@@ -54,9 +54,9 @@ impl Weights {
             let t = Tensor::from_slice(&data).view(shape.as_slice());
             let hf = hf_name(&info.name);
             let t = if permuted && hf.ends_with("q_proj.weight") {
-                unpermute(&t, cfg.heads)
+                unpermute(&t, cfg.heads)?
             } else if permuted && hf.ends_with("k_proj.weight") {
-                unpermute(&t, cfg.kv_heads)
+                unpermute(&t, cfg.kv_heads)?
             } else {
                 t
             };
@@ -131,43 +131,75 @@ pub(crate) fn one_line(s: &str) -> String {
     s.lines().next().unwrap_or("").trim().to_string()
 }
 
-/// llama.cpp tensor names to Hugging Face names.
-fn hf_name(gguf: &str) -> String {
-    match gguf {
-        "token_embd.weight" => return "model.embed_tokens.weight".into(),
-        "output_norm.weight" => return "model.norm.weight".into(),
-        "output.weight" => return "lm_head.weight".into(),
-        _ => {}
+/// llama.cpp tensor names and their Hugging Face names: the whole-model ones, then the
+/// per-layer parts (`blk.N.` / `model.layers.N.`).
+const GLOBAL_NAMES: [(&str, &str); 3] = [
+    ("token_embd.weight", "model.embed_tokens.weight"),
+    ("output_norm.weight", "model.norm.weight"),
+    ("output.weight", "lm_head.weight"),
+];
+const LAYER_NAMES: [(&str, &str); 12] = [
+    ("attn_norm.weight", "input_layernorm.weight"),
+    ("ffn_norm.weight", "post_attention_layernorm.weight"),
+    ("attn_q.weight", "self_attn.q_proj.weight"),
+    ("attn_k.weight", "self_attn.k_proj.weight"),
+    ("attn_v.weight", "self_attn.v_proj.weight"),
+    ("attn_q.bias", "self_attn.q_proj.bias"),
+    ("attn_k.bias", "self_attn.k_proj.bias"),
+    ("attn_v.bias", "self_attn.v_proj.bias"),
+    ("attn_output.weight", "self_attn.o_proj.weight"),
+    ("ffn_gate.weight", "mlp.gate_proj.weight"),
+    ("ffn_up.weight", "mlp.up_proj.weight"),
+    ("ffn_down.weight", "mlp.down_proj.weight"),
+];
+
+/// A llama.cpp tensor name as its Hugging Face name (unknown names unchanged).
+pub(crate) fn hf_name(gguf: &str) -> String {
+    rename(gguf, "blk.", "model.layers.", |(g, h)| (g, h))
+}
+
+/// A Hugging Face tensor name as its llama.cpp name (unknown names unchanged).
+pub(crate) fn gguf_name(hf: &str) -> String {
+    rename(hf, "model.layers.", "blk.", |(g, h)| (h, g))
+}
+
+fn rename(
+    name: &str,
+    from_layer: &str,
+    to_layer: &str,
+    dir: fn((&'static str, &'static str)) -> (&'static str, &'static str),
+) -> String {
+    if let Some((_, to)) = GLOBAL_NAMES.into_iter().map(dir).find(|(f, _)| *f == name) {
+        return to.into();
     }
-    if let Some(rest) = gguf.strip_prefix("blk.") {
-        if let Some((layer, part)) = rest.split_once('.') {
-            let hf = match part {
-                "attn_norm.weight" => "input_layernorm.weight",
-                "ffn_norm.weight" => "post_attention_layernorm.weight",
-                "attn_q.weight" => "self_attn.q_proj.weight",
-                "attn_k.weight" => "self_attn.k_proj.weight",
-                "attn_v.weight" => "self_attn.v_proj.weight",
-                "attn_q.bias" => "self_attn.q_proj.bias",
-                "attn_k.bias" => "self_attn.k_proj.bias",
-                "attn_v.bias" => "self_attn.v_proj.bias",
-                "attn_output.weight" => "self_attn.o_proj.weight",
-                "ffn_gate.weight" => "mlp.gate_proj.weight",
-                "ffn_up.weight" => "mlp.up_proj.weight",
-                "ffn_down.weight" => "mlp.down_proj.weight",
-                other => other,
-            };
-            return format!("model.layers.{layer}.{hf}");
-        }
+    if let Some((layer, part)) = name
+        .strip_prefix(from_layer)
+        .and_then(|r| r.split_once('.'))
+    {
+        let part = LAYER_NAMES
+            .into_iter()
+            .map(dir)
+            .find(|(f, _)| *f == part)
+            .map_or(part, |(_, t)| t);
+        return format!("{to_layer}{layer}.{part}");
     }
-    gguf.to_string()
+    name.to_string()
 }
 
 /// Inverts llama.cpp's `permute(w, n_head)`, which interleaves the two rotary halves of
-/// every head's rows.
-fn unpermute(w: &Tensor, heads: usize) -> Tensor {
-    let (rows, cols) = w.size2().expect("projection weights are 2-D");
+/// every head's rows. The shapes were validated against the configuration already.
+fn unpermute(w: &Tensor, heads: usize) -> Result<Tensor, ModelError> {
     let h = heads as i64;
-    w.view([h, rows / h / 2, 2, cols])
+    let (rows, cols) = match w.size2() {
+        Ok((r, c)) if h > 0 && r % (2 * h) == 0 => (r, c),
+        _ => {
+            return Err(ModelError::Other(format!(
+                "cannot split a {:?} projection into {heads} rotary heads",
+                w.size()
+            )))
+        }
+    };
+    Ok(w.view([h, rows / h / 2, 2, cols])
         .transpose(1, 2)
-        .reshape([rows, cols])
+        .reshape([rows, cols]))
 }

@@ -14,11 +14,34 @@ use crate::tui::app::{App, Message};
 use crate::tui::keymap;
 use crate::tui::ui::draw;
 use crate::tui::update::update;
+use crate::tui::watch::EngineStopped;
 
 /// How long one turn waits for input.
 const FRAME: Duration = Duration::from_millis(16);
 
-/// Run until the user quits or the terminal fails.
+/// Where terminal events come from: the real terminal, or a script in tests.
+pub trait Input {
+    /// Whether an event is ready within `timeout`.
+    fn poll(&mut self, timeout: Duration) -> std::io::Result<bool>;
+    /// The next event (after `poll` said one is ready).
+    fn read(&mut self) -> std::io::Result<event::Event>;
+}
+
+/// The terminal's own events.
+pub struct CrosstermInput;
+
+impl Input for CrosstermInput {
+    fn poll(&mut self, timeout: Duration) -> std::io::Result<bool> {
+        event::poll(timeout)
+    }
+
+    fn read(&mut self) -> std::io::Result<event::Event> {
+        event::read()
+    }
+}
+
+/// Run until the user quits or the terminal fails; fails with [`EngineStopped`] when the
+/// engine thread dies.
 pub fn run_loop<B: Backend>(
     terminal: &mut Terminal<B>,
     app: &mut App,
@@ -27,7 +50,19 @@ pub fn run_loop<B: Backend>(
 where
     B::Error: Send + Sync + 'static,
 {
-    let mut engine_alive = true;
+    run_loop_with(terminal, app, handle, &mut CrosstermInput)
+}
+
+/// [`run_loop`] reading events from `input`.
+pub fn run_loop_with<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    handle: &EngineHandle,
+    input: &mut dyn Input,
+) -> color_eyre::Result<()>
+where
+    B::Error: Send + Sync + 'static,
+{
     let mut dirty = true;
     loop {
         if dirty {
@@ -36,28 +71,22 @@ where
         }
         let mut commands: Vec<Command> = Vec::new();
         let mut timeout = FRAME;
-        while event::poll(timeout)? {
+        while input.poll(timeout)? {
             timeout = Duration::ZERO;
-            if let Some(action) = keymap::map(app, &event::read()?) {
+            if let Some(action) = keymap::map(app, &input.read()?) {
                 commands.extend(update(app, action));
                 dirty = true;
             }
         }
-        while engine_alive {
+        loop {
             match handle.events.try_recv() {
                 Ok(ev) => {
                     commands.extend(update(app, Action::Engine(ev)));
                     dirty = true;
                 }
                 Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    engine_alive = false;
-                    app.message = Some(Message {
-                        text: "the engine stopped".into(),
-                        error: true,
-                    });
-                    dirty = true;
-                }
+                Err(TryRecvError::Disconnected) if app.quit => return Ok(()),
+                Err(TryRecvError::Disconnected) => return Err(EngineStopped::now().into()),
             }
         }
         commands.extend(update(app, Action::Frame));

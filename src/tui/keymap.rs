@@ -1,5 +1,5 @@
-//! Keys and mouse to [`Action`]s. The key map text users see is `assets/help.txt`; keep both
-//! in step.
+//! Keys and mouse to [`Action`]s. The key map text users see is `assets/help.txt`;
+//! `tests/tui_help.rs` fails when a key mapped here is missing from it.
 
 use crossterm::event::{
     Event as InputEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent,

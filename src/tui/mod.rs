@@ -15,13 +15,12 @@ pub mod text;
 pub mod theme;
 pub mod ui;
 pub mod update;
+pub mod watch;
 pub mod widgets;
 pub mod wrap;
 
 use crate::engine::run::SpecConfig;
 use std::io::{stdout, Stdout};
-use std::panic::{self, PanicHookInfo};
-use std::sync::Arc;
 
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
@@ -62,19 +61,13 @@ impl Default for TuiOptions {
     }
 }
 
-type PanicHook = Box<dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static>;
-
 /// Run the UI on the current terminal until the user quits; sends [`Command::Quit`] on exit.
-/// The terminal is restored on return, on error and on panic.
+/// The terminal is restored on return, on error and on panic. If the engine thread dies, the
+/// error is one line saying why ([`watch::EngineStopped`]).
 pub fn run(handle: EngineHandle, opts: TuiOptions) -> color_eyre::Result<()> {
     // Already installed by the binary is fine.
     let _ = color_eyre::install();
-    let previous: Arc<PanicHook> = Arc::new(panic::take_hook());
-    let chained = Arc::clone(&previous);
-    panic::set_hook(Box::new(move |info| {
-        restore(opts.mouse);
-        chained(info);
-    }));
+    let guard = watch::PanicGuard::install(move || restore(opts.mouse));
     let mut app = App::new(opts.tint, opts.autoplay);
     if let Some(cfg) = opts.speculative.clone() {
         app.spec.enabled = true;
@@ -83,8 +76,7 @@ pub fn run(handle: EngineHandle, opts: TuiOptions) -> color_eyre::Result<()> {
     let result = setup(opts.mouse)
         .and_then(|mut terminal| event_loop::run_loop(&mut terminal, &mut app, &handle));
     restore(opts.mouse);
-    let _ = panic::take_hook();
-    panic::set_hook(Box::new(move |info| previous(info)));
+    drop(guard);
     if !app.quit {
         // The loop failed: stop the engine anyway.
         let _ = handle.commands.send(Command::Quit);

@@ -1,10 +1,11 @@
 //! A recorded session: a serde form of what the engine sent (model facts plus the timeline),
 //! for snapshot tests, demos and benchmarks without a model.
 
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use color_eyre::eyre::WrapErr;
+use color_eyre::eyre::eyre;
 use serde::{Deserialize, Serialize};
 
 use crate::decode::config::SamplerConfig;
@@ -66,15 +67,46 @@ impl RecordedSession {
     }
 
     /// Read a session from a JSON file.
+    /// Fails with one line naming the file: unreadable, or truncated or corrupt.
     pub fn load(path: &Path) -> color_eyre::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .wrap_err_with(|| format!("reading {}", path.display()))?;
-        serde_json::from_str(&text).wrap_err_with(|| format!("parsing {}", path.display()))
+        let text = std::fs::read_to_string(path).map_err(|e| eyre!("{}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| {
+            eyre!(
+                "{}: not a recorded session (truncated or corrupt): {e}",
+                path.display()
+            )
+        })
     }
 
-    /// Write the session as compact JSON.
+    /// Write the session as compact JSON, atomically: to a temporary file in the same
+    /// directory, then renamed over `path`, so a crash never leaves half a file.
     pub fn save(&self, path: &Path) -> color_eyre::Result<()> {
-        let text = serde_json::to_string(self)?;
-        std::fs::write(path, text + "\n").wrap_err_with(|| format!("writing {}", path.display()))
+        let text = serde_json::to_string(self)? + "\n";
+        write_atomic(path, text.as_bytes()).map_err(|e| eyre!("{}: {e}", path.display()))
     }
+}
+
+/// Writes `bytes` to a temporary file next to `path`, syncs it, and renames it over `path`.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    let result = written.and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

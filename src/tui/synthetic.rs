@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::decode::config::SamplerConfig;
+use crate::decode::math::{entropy, log_softmax};
 use crate::decode::trace::{CandidateTrace, Chosen, StageTrace, StepTrace};
 use crate::engine::protocol::{BranchInfo, ModelInfo, Stats, StepRecord, TemperatureColumn};
 use crate::tui::session::RecordedSession;
@@ -244,8 +245,8 @@ fn demo_step(
             rank: raw_sorted.iter().position(|&i| i == chosen).unwrap_or(0),
             draw: Some(draw),
         },
-        entropy_raw: entropy(&raw),
-        entropy_final: entropy(&fin),
+        entropy_raw: entropy(&logits),
+        entropy_final: entropy(&masked(&current, &alive)),
         top1: raw[raw_sorted[0]],
         margin: raw[raw_sorted[0]] - raw[raw_sorted[1]],
         kept_mass: (0..n).filter(|&i| alive[i]).map(|i| raw[i]).sum(),
@@ -263,33 +264,27 @@ fn demo_step(
     }
 }
 
+/// Probabilities of the `alive` entries (the others 0), by the chain's own log-softmax.
 fn softmax(logits: &[f32], alive: &[bool]) -> Vec<f32> {
-    let max = logits
+    log_softmax(&masked(logits, alive))
+        .iter()
+        .map(|l| l.exp())
+        .collect()
+}
+
+/// The logits with the dead entries at `-inf`.
+fn masked(logits: &[f32], alive: &[bool]) -> Vec<f32> {
+    logits
         .iter()
         .zip(alive)
-        .filter(|(_, &a)| a)
-        .map(|(l, _)| *l)
-        .fold(f32::NEG_INFINITY, f32::max);
-    let exp: Vec<f32> = logits
-        .iter()
-        .zip(alive)
-        .map(|(l, &a)| if a { (l - max).exp() } else { 0.0 })
-        .collect();
-    let sum: f32 = exp.iter().sum();
-    exp.iter().map(|e| e / sum).collect()
+        .map(|(&l, &a)| if a { l } else { f32::NEG_INFINITY })
+        .collect()
 }
 
 fn by_prob(p: &[f32], alive: &[bool]) -> Vec<usize> {
     let mut ids: Vec<usize> = (0..p.len()).filter(|&i| alive[i]).collect();
     ids.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
     ids
-}
-
-fn entropy(p: &[f32]) -> f32 {
-    -p.iter()
-        .filter(|&&x| x > 0.0)
-        .map(|&x| x * x.ln())
-        .sum::<f32>()
 }
 
 /// SplitMix64: a tiny deterministic generator.

@@ -1,11 +1,27 @@
 //! Helpers shared by the tests that need a real model.
+//!
+//! A test that cannot run here (no model, no tmux) calls [`skip`]: it prints one
+//! `SKIPPED: reason` line straight to stderr (past the test harness's capture) and the test
+//! returns, so `.ci/run` counts it as skipped rather than passed; under `CI=true` a missing
+//! requirement fails the test instead.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use logitscope::model::{self, Dtype, Loaded};
 
-/// The default model installed by `scripts/setup.sh`, or `None` (with a note) when absent.
+/// Reports that the calling test cannot run here (see the module docs). Panics under
+/// `CI=true`, where every requirement must be installed.
+pub fn skip(reason: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true and this test cannot run: {reason}");
+    }
+    // Not `eprintln!`: the harness captures that for passing tests.
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {reason}");
+}
+
+/// The default model installed by `scripts/setup.sh`, or `None` after [`skip`] when absent.
 pub fn default_model() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("models")
@@ -13,9 +29,21 @@ pub fn default_model() -> Option<PathBuf> {
     if p.exists() {
         Some(p)
     } else {
-        eprintln!("skipped: {} is absent (run scripts/setup.sh)", p.display());
+        skip(&format!("{} is absent (run scripts/setup.sh)", p.display()));
         None
     }
+}
+
+/// Whether `tmux` runs here; [`skip`]s when it does not.
+pub fn tmux() -> bool {
+    let ok = std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        skip("tmux is not installed");
+    }
+    ok
 }
 
 /// A committed fixture path.

@@ -58,10 +58,18 @@ impl LogitStore {
 
     /// The vector behind `r`, exactly as pushed.
     pub fn get(&self, r: LogitsRef) -> Result<Arc<Vec<f32>>, String> {
-        if let Some((_, v)) = self.recent.iter().chain(&self.kept).find(|(id, _)| *id == r.0) {
+        if let Some((_, v)) = self
+            .recent
+            .iter()
+            .chain(&self.kept)
+            .find(|(id, _)| *id == r.0)
+        {
             return Ok(v.clone());
         }
-        let file = self.file.as_ref().ok_or("logits of that step were not kept")?;
+        let file = self
+            .file
+            .as_ref()
+            .ok_or("logits of that step were not kept")?;
         let mut bytes = vec![0u8; self.len * 4];
         let offset = r.0 * bytes.len() as u64;
         file.read_exact_at(&mut bytes, offset)
@@ -91,14 +99,20 @@ mod tests {
     fn every_vector_reads_back_bit_exact_in_and_out_of_memory() {
         let mut store = LogitStore::new(5);
         let vecs: Vec<Vec<f32>> = (0..IN_MEMORY + 40)
-            .map(|i| (0..5).map(|j| (i * 7 + j) as f32 * 0.1234567 - 3.0).collect())
+            .map(|i| {
+                (0..5)
+                    .map(|j| (i * 7 + j) as f32 * 0.1234567 - 3.0)
+                    .collect()
+            })
             .collect();
         let refs: Vec<LogitsRef> = vecs.iter().map(|v| store.push(v)).collect();
         assert_eq!(store.recent.len(), IN_MEMORY);
         for (r, v) in refs.iter().zip(&vecs) {
             let got = store.get(*r).unwrap();
-            assert_eq!(got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-                       v.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+            assert_eq!(
+                got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                v.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+            );
         }
     }
 }

@@ -17,8 +17,10 @@ use super::quant::{self, GgmlType};
 mod parse;
 #[cfg(test)]
 mod tests;
+mod tiny;
 mod writer;
 
+pub use tiny::{tiny_llama, TINY_HIDDEN, TINY_VOCAB};
 pub use writer::GgufWriter;
 
 use parse::parse;

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use super::super::error::ModelError;
+use super::super::error::{sanitize, ModelError};
 use super::super::quant::GgmlType;
 use super::{
     vt, Header, MetaValue, Result, TensorInfo, DEFAULT_ALIGNMENT, MAGIC, MAX_ARRAY_DEPTH, MAX_DIMS,
@@ -19,7 +19,7 @@ impl<'a> Reader<'a> {
     fn corrupt(&self, what: String) -> ModelError {
         ModelError::Truncated {
             path: self.path.to_path_buf(),
-            what,
+            what: sanitize(&what),
         }
     }
 

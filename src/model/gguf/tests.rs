@@ -3,11 +3,6 @@
 use super::writer::put_str;
 use super::*;
 
-const REAL_MODEL: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
-);
-
 fn tmp_path(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("logitscope-gguf-{}-{tag}.gguf", std::process::id()))
 }
@@ -216,18 +211,41 @@ fn every_truncation_is_an_error_not_a_panic() {
 }
 
 #[test]
-fn corrupted_bytes_never_panic() {
-    // Flip each byte of the header region to a few values; parsing may succeed or
-    // fail, but must not panic or allocate absurdly.
+fn corrupted_header_bytes_give_a_consistent_header_or_one_line() {
+    // Flip each byte of the header region to a few values: parsing either fails with a
+    // one-line message, or yields a header whose every tensor lies inside the bytes.
     let bytes = sample().to_bytes().unwrap();
     let header_len = parse_bytes(&bytes).unwrap().data_start;
+    let (mut ok, mut failed) = (0, 0);
     for i in 0..header_len {
         for v in [0x00, 0x7f, 0xff] {
             let mut b = bytes.clone();
             b[i] = v;
-            let _ = parse_bytes(&b);
+            match parse_bytes(&b) {
+                Ok(h) => {
+                    ok += 1;
+                    for t in &h.tensors {
+                        let end = h.data_start + t.offset as usize + t.n_bytes;
+                        assert!(
+                            end <= b.len(),
+                            "byte {i} = {v:#x}: {} ends at {end}",
+                            t.name
+                        );
+                        assert_eq!(t.n_elements, t.dims.iter().product::<u64>() as usize);
+                    }
+                }
+                Err(e) => {
+                    failed += 1;
+                    let msg = e.to_string();
+                    assert!(
+                        msg.starts_with("mem.gguf: ") && !msg.contains('\n'),
+                        "{msg}"
+                    );
+                }
+            }
         }
     }
+    assert!(ok > 0 && failed > 0, "{ok} parsed, {failed} failed");
 }
 
 /// A header with one metadata pair whose value bytes are `value` (type id first).
@@ -335,35 +353,4 @@ fn writer_rejects_mixed_arrays() {
         MetaValue::Array(vec![MetaValue::U8(1), MetaValue::I8(1)]),
     );
     assert!(matches!(w.to_bytes(), Err(ModelError::Other(_))));
-}
-
-#[test]
-fn real_model_if_present() {
-    let path = Path::new(REAL_MODEL);
-    if !path.exists() {
-        eprintln!("skipping: {} not found", path.display());
-        return;
-    }
-    let f = GgufFile::open(path).unwrap();
-    assert_eq!(f.architecture(), Some("llama"));
-    assert_eq!(f.get_u32("llama.block_count"), Some(30));
-    assert!(f.tensor("blk.29.attn_q.weight").is_some());
-    assert!(f.tensor("blk.30.attn_q.weight").is_none());
-    assert_eq!(f.tensor("token_embd.weight").unwrap().shape(), [49152, 576]);
-    assert_eq!(f.get_array_len("tokenizer.ggml.tokens"), Some(49152));
-    let (q, shape) = f.dequantize("blk.0.attn_q.weight").unwrap();
-    assert_eq!(shape, [576, 576]);
-    assert!(q.iter().all(|x| x.is_finite()));
-    let n = q.len() as f64;
-    let mean = q.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
-    let std = (q
-        .iter()
-        .map(|&x| (f64::from(x) - mean).powi(2))
-        .sum::<f64>()
-        / n)
-        .sqrt();
-    assert!(
-        mean.abs() < 0.05 && (0.01..1.0).contains(&std),
-        "mean {mean} std {std}"
-    );
 }

@@ -22,9 +22,48 @@ impl GgufWriter {
         Self::default()
     }
 
-    /// Adds a metadata pair. Setting `general.alignment` changes the layout written.
+    /// Adds a metadata pair, or replaces the value of a key already set. Setting
+    /// `general.alignment` changes the layout written.
     pub fn meta(&mut self, key: &str, value: MetaValue) -> &mut Self {
-        self.metadata.push((key.to_string(), value));
+        match self.metadata.iter_mut().find(|(k, _)| k == key) {
+            Some((_, v)) => *v = value,
+            None => self.metadata.push((key.to_string(), value)),
+        }
+        self
+    }
+
+    /// Removes a metadata key.
+    pub fn remove_meta(&mut self, key: &str) -> &mut Self {
+        self.metadata.retain(|(k, _)| k != key);
+        self
+    }
+
+    /// The metadata, in the order written.
+    pub fn metadata(&self) -> &[(String, MetaValue)] {
+        &self.metadata
+    }
+
+    /// Names of the tensors, in the order written.
+    pub fn tensor_names(&self) -> Vec<String> {
+        self.tensors.iter().map(|t| t.0.clone()).collect()
+    }
+
+    /// Changes a tensor's declared shape (outermost first) or type, keeping its bytes: a
+    /// way to write inconsistent files for tests.
+    pub fn redeclare(&mut self, name: &str, shape: Option<&[usize]>, ty: Option<GgmlType>) {
+        for t in self.tensors.iter_mut().filter(|t| t.0 == name) {
+            if let Some(shape) = shape {
+                t.1 = shape.iter().rev().map(|&d| d as u64).collect();
+            }
+            if let Some(ty) = ty {
+                t.2 = ty;
+            }
+        }
+    }
+
+    /// Removes a tensor.
+    pub fn remove_tensor(&mut self, name: &str) -> &mut Self {
+        self.tensors.retain(|t| t.0 != name);
         self
     }
 

@@ -1,0 +1,560 @@
+//! Checks a model's configuration against its tensors before anything is built or computed.
+//!
+//! A file whose metadata and tensors disagree gets one line naming the key, its value and the
+//! tensor that contradicts it (`llama.embedding_length = 512 but token_embd.weight is 576
+//! wide`), never a panic inside tch. Once [`model`] has passed, every shape the forward
+//! passes derive from the configuration matches the weights.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use tch::{Kind, Tensor};
+
+use super::config::{Arch, ModelConfig};
+use super::error::{sanitize, ModelError};
+use super::gguf::GgufFile;
+use super::tokenizer::Tok;
+use super::weights::{gguf_name, hf_name};
+
+/// Longest context accepted: the rotary tables and caches are sized by it.
+pub const MAX_CONTEXT: usize = 1 << 20;
+/// Largest safetensors header read (the JSON before the data).
+const MAX_SAFETENSORS_HEADER: u64 = 100 << 20;
+
+/// The names the hyper-parameters have in the file they came from, for error messages.
+pub struct Keys {
+    hidden: String,
+    heads: String,
+    kv_heads: String,
+    head_dim: String,
+    layers: String,
+    ffn: String,
+    vocab: String,
+    context: String,
+    rope_theta: String,
+    norm_eps: String,
+    tied: String,
+    /// Whether the head size is the width divided by the head count (not a key of its own).
+    derived_head_dim: bool,
+}
+
+impl Keys {
+    /// GGUF metadata keys of architecture `arch`; `vocab_key` says whether the vocabulary size
+    /// came from `{arch}.vocab_size` (else from the token list).
+    pub fn gguf(arch: &str, vocab_key: bool) -> Keys {
+        let k = |s: &str| format!("{arch}.{s}");
+        Keys {
+            hidden: k("embedding_length"),
+            heads: k("attention.head_count"),
+            kv_heads: k("attention.head_count_kv"),
+            head_dim: format!(
+                "head size ({} / {})",
+                k("embedding_length"),
+                k("attention.head_count")
+            ),
+            layers: k("block_count"),
+            ffn: k("feed_forward_length"),
+            vocab: if vocab_key {
+                k("vocab_size")
+            } else {
+                "length of tokenizer.ggml.tokens".into()
+            },
+            context: k("context_length"),
+            rope_theta: k("rope.freq_base"),
+            norm_eps: k("attention.layer_norm_rms_epsilon"),
+            tied: "absence of output.weight".into(),
+            derived_head_dim: true,
+        }
+    }
+
+    /// The keys of an open GGUF file.
+    pub fn for_gguf(g: &GgufFile) -> Keys {
+        let arch = g.architecture().unwrap_or("");
+        Keys::gguf(arch, g.get_u64(&format!("{arch}.vocab_size")).is_some())
+    }
+
+    /// `config.json` field names of a Hugging Face model.
+    pub fn hf(arch: Arch) -> Keys {
+        let s = |x: &str| x.to_string();
+        match arch {
+            Arch::Llama => Keys {
+                hidden: s("hidden_size"),
+                heads: s("num_attention_heads"),
+                kv_heads: s("num_key_value_heads"),
+                head_dim: s("head_dim"),
+                layers: s("num_hidden_layers"),
+                ffn: s("intermediate_size"),
+                vocab: s("vocab_size"),
+                context: s("max_position_embeddings"),
+                rope_theta: s("rope_theta"),
+                norm_eps: s("rms_norm_eps"),
+                tied: s("tie_word_embeddings"),
+                derived_head_dim: false,
+            },
+            Arch::Gpt2 => Keys {
+                hidden: s("n_embd"),
+                heads: s("n_head"),
+                kv_heads: s("n_head"),
+                head_dim: s("n_embd / n_head"),
+                layers: s("n_layer"),
+                ffn: s("n_inner"),
+                vocab: s("vocab_size"),
+                context: s("n_positions"),
+                rope_theta: s("rope_theta"),
+                norm_eps: s("layer_norm_epsilon"),
+                tied: s("tie_word_embeddings"),
+                derived_head_dim: true,
+            },
+        }
+    }
+}
+
+fn bad(path: &Path, msg: String) -> ModelError {
+    ModelError::BadConfig {
+        path: path.to_path_buf(),
+        msg: sanitize(&msg),
+    }
+}
+
+/// Checks each hyper-parameter on its own: positive counts, a bounded context, finite
+/// constants. Relations between them are checked by [`model`], once the tensors are known.
+pub fn values(cfg: &ModelConfig, keys: &Keys, path: &Path) -> Result<(), ModelError> {
+    for (v, key) in [
+        (cfg.hidden, &keys.hidden),
+        (cfg.heads, &keys.heads),
+        (cfg.kv_heads, &keys.kv_heads),
+        (cfg.layers, &keys.layers),
+        (cfg.intermediate, &keys.ffn),
+        (cfg.vocab_size, &keys.vocab),
+        (cfg.context_len, &keys.context),
+    ] {
+        if v == 0 {
+            return Err(bad(path, format!("{key} = 0 must be at least 1")));
+        }
+    }
+    if cfg.context_len > MAX_CONTEXT {
+        return Err(bad(
+            path,
+            format!(
+                "{} = {} exceeds the largest supported context ({MAX_CONTEXT})",
+                keys.context, cfg.context_len
+            ),
+        ));
+    }
+    if cfg.arch == Arch::Llama && !(cfg.rope_theta.is_finite() && cfg.rope_theta > 0.0) {
+        return Err(bad(
+            path,
+            format!("{} = {} must be positive", keys.rope_theta, cfg.rope_theta),
+        ));
+    }
+    if !(cfg.norm_eps.is_finite() && cfg.norm_eps >= 0.0) {
+        return Err(bad(
+            path,
+            format!(
+                "{} = {} must be a finite non-negative number",
+                keys.norm_eps, cfg.norm_eps
+            ),
+        ));
+    }
+    for id in cfg.bos_id.iter().chain(&cfg.eos_ids) {
+        if *id as usize >= cfg.vocab_size {
+            return Err(bad(
+                path,
+                format!(
+                    "special token id {id} is outside the vocabulary ({} = {})",
+                    keys.vocab, cfg.vocab_size
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One tensor as the file declares it.
+pub struct Declared {
+    /// The name in the file (shown in messages).
+    pub name: String,
+    /// Outermost dimension first.
+    pub shape: Vec<u64>,
+    /// The stored type's name, when it cannot be loaded.
+    pub bad_type: Option<String>,
+}
+
+/// A GGUF file's tensors, checked against its configuration before dequantizing.
+pub fn gguf(g: &GgufFile, cfg: &ModelConfig, keys: &Keys, path: &Path) -> Result<(), ModelError> {
+    if cfg.arch != Arch::Llama {
+        return Err(bad(
+            path,
+            "general.architecture = gpt2 is only read from Hugging Face directories, not GGUF"
+                .into(),
+        ));
+    }
+    let declared = g
+        .tensors()
+        .iter()
+        .map(|t| Declared {
+            name: t.name.clone(),
+            shape: t.dims.iter().rev().copied().collect(),
+            bad_type: (!t.ty.can_dequantize()).then(|| t.ty.name().to_string()),
+        })
+        .collect();
+    model(cfg, keys, declared, path, Naming::GGUF)
+}
+
+/// The tensors of safetensors files (read from their headers only), checked against the
+/// configuration before any data is loaded.
+pub fn safetensors(
+    files: &[PathBuf],
+    cfg: &ModelConfig,
+    keys: &Keys,
+    dir: &Path,
+) -> Result<(), ModelError> {
+    let mut declared = Vec::new();
+    for f in files {
+        declared.extend(safetensors_header(f)?);
+    }
+    model(cfg, keys, declared, dir, Naming::HF)
+}
+
+/// Parses one safetensors header: `u64` length, then a JSON map of name to dtype and shape.
+fn safetensors_header(path: &Path) -> Result<Vec<Declared>, ModelError> {
+    let io = |source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let corrupt = |what: String| bad(path, format!("corrupt safetensors header: {what}"));
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let mut n = [0u8; 8];
+    file.read_exact(&mut n)
+        .map_err(|_| corrupt(format!("the file is only {len} bytes long")))?;
+    let n = u64::from_le_bytes(n);
+    if n > MAX_SAFETENSORS_HEADER || n > len - 8 {
+        return Err(corrupt(format!(
+            "it claims {n} bytes in a file of {len} bytes"
+        )));
+    }
+    let mut text = vec![0u8; n as usize];
+    file.read_exact(&mut text).map_err(io)?;
+    let v: Value = serde_json::from_slice(&text).map_err(|e| corrupt(e.to_string()))?;
+    let map = v
+        .as_object()
+        .ok_or_else(|| corrupt("not a JSON object".into()))?;
+    let mut out = Vec::with_capacity(map.len());
+    for (name, t) in map.iter().filter(|(k, _)| *k != "__metadata__") {
+        let shape = t["shape"]
+            .as_array()
+            .and_then(|a| a.iter().map(Value::as_u64).collect::<Option<Vec<u64>>>())
+            .ok_or_else(|| corrupt(format!("tensor {name} has no valid shape")))?;
+        let dtype = t["dtype"].as_str().unwrap_or("");
+        let bad_type =
+            (!matches!(dtype, "F32" | "F16" | "BF16" | "F64")).then(|| dtype.to_string());
+        out.push(Declared {
+            name: name.clone(),
+            shape,
+            bad_type,
+        });
+    }
+    Ok(out)
+}
+
+/// How a file names its tensors, relative to the Hugging Face names the architectures use.
+#[derive(Clone, Copy)]
+pub struct Naming {
+    /// A file name to the Hugging Face name.
+    pub to_hf: fn(&str) -> String,
+    /// A Hugging Face name to the file's name (for messages about missing tensors).
+    pub to_file: fn(&str) -> String,
+}
+
+impl Naming {
+    /// llama.cpp names.
+    pub const GGUF: Naming = Naming {
+        to_hf: hf_name,
+        to_file: gguf_name,
+    };
+    /// Hugging Face names.
+    pub const HF: Naming = Naming {
+        to_hf: str::to_string,
+        to_file: str::to_string,
+    };
+}
+
+/// One dimension a tensor must have, and where that number comes from.
+#[derive(Clone)]
+struct Dim {
+    value: u64,
+    why: String,
+}
+
+/// Checks every declared tensor against the configuration.
+pub fn model(
+    cfg: &ModelConfig,
+    keys: &Keys,
+    declared: Vec<Declared>,
+    path: &Path,
+    naming: Naming,
+) -> Result<(), ModelError> {
+    let hf = naming.to_hf;
+    let by_hf: HashMap<String, &Declared> = declared.iter().map(|d| (hf(&d.name), d)).collect();
+    let key = |k: &String, v: usize| Dim {
+        value: v as u64,
+        why: format!("{k} = {v}"),
+    };
+    let hidden = key(&keys.hidden, cfg.hidden);
+    let vocab = key(&keys.vocab, cfg.vocab_size);
+    let prefix = match cfg.arch {
+        Arch::Gpt2 if by_hf.contains_key("transformer.wte.weight") => "transformer.",
+        _ => "",
+    };
+    let embed = match cfg.arch {
+        Arch::Llama => "model.embed_tokens.weight".to_string(),
+        Arch::Gpt2 => format!("{prefix}wte.weight"),
+    };
+    // The embedding first: it pins the width and the vocabulary that everything else uses.
+    check(
+        &by_hf,
+        &embed,
+        &[vocab.clone(), hidden.clone()],
+        path,
+        naming,
+    )?;
+    let product = |n: usize, nk: &String, d: usize, dk: &String| -> Result<Dim, ModelError> {
+        let value = n
+            .checked_mul(d)
+            .ok_or_else(|| bad(path, format!("{nk} = {n} times {dk} = {d} overflows")))?;
+        Ok(Dim {
+            value: value as u64,
+            why: format!("{nk} × {dk} = {n} × {d} = {value}"),
+        })
+    };
+    if cfg.head_dim == 0 || keys.derived_head_dim && !cfg.hidden.is_multiple_of(cfg.heads) {
+        return Err(bad(
+            path,
+            format!(
+                "{} = {} is not a multiple of {} = {}",
+                keys.hidden, cfg.hidden, keys.heads, cfg.heads
+            ),
+        ));
+    }
+    if !cfg.heads.is_multiple_of(cfg.kv_heads) {
+        return Err(bad(
+            path,
+            format!(
+                "{} = {} is not a multiple of {} = {}",
+                keys.heads, cfg.heads, keys.kv_heads, cfg.kv_heads
+            ),
+        ));
+    }
+    if cfg.arch == Arch::Llama && !cfg.head_dim.is_multiple_of(2) {
+        return Err(bad(
+            path,
+            format!(
+                "{} = {} is odd; rotary embeddings need pairs",
+                keys.head_dim, cfg.head_dim
+            ),
+        ));
+    }
+    let q = product(cfg.heads, &keys.heads, cfg.head_dim, &keys.head_dim)?;
+    let kv = product(cfg.kv_heads, &keys.kv_heads, cfg.head_dim, &keys.head_dim)?;
+    let ffn = key(&keys.ffn, cfg.intermediate);
+    let layer_prefix = match cfg.arch {
+        Arch::Llama => "model.layers.".to_string(),
+        Arch::Gpt2 => format!("{prefix}h."),
+    };
+    layer_count(cfg, keys, &declared, &layer_prefix, hf, path)?;
+    let mut expected: Vec<(String, Vec<Dim>)> = Vec::new();
+    match cfg.arch {
+        Arch::Llama => {
+            expected.push(("model.norm.weight".into(), vec![hidden.clone()]));
+            if !cfg.tied_embeddings {
+                expected.push(("lm_head.weight".into(), vec![vocab.clone(), hidden.clone()]));
+            }
+        }
+        Arch::Gpt2 => {
+            let ctx = key(&keys.context, cfg.context_len);
+            expected.push((format!("{prefix}wpe.weight"), vec![ctx, hidden.clone()]));
+            expected.push((format!("{prefix}ln_f.weight"), vec![hidden.clone()]));
+            expected.push((format!("{prefix}ln_f.bias"), vec![hidden.clone()]));
+        }
+    }
+    for i in 0..cfg.layers {
+        let p = format!("{layer_prefix}{i}.");
+        let mut t = |n: &str, dims: &[&Dim]| {
+            expected.push((
+                format!("{p}{n}"),
+                dims.iter().map(|d| (*d).clone()).collect(),
+            ));
+        };
+        match cfg.arch {
+            Arch::Llama => {
+                t("input_layernorm.weight", &[&hidden]);
+                t("post_attention_layernorm.weight", &[&hidden]);
+                t("self_attn.q_proj.weight", &[&q, &hidden]);
+                t("self_attn.k_proj.weight", &[&kv, &hidden]);
+                t("self_attn.v_proj.weight", &[&kv, &hidden]);
+                t("self_attn.o_proj.weight", &[&hidden, &q]);
+                if cfg.qkv_bias {
+                    t("self_attn.q_proj.bias", &[&q]);
+                    t("self_attn.k_proj.bias", &[&kv]);
+                    t("self_attn.v_proj.bias", &[&kv]);
+                }
+                t("mlp.gate_proj.weight", &[&ffn, &hidden]);
+                t("mlp.up_proj.weight", &[&ffn, &hidden]);
+                t("mlp.down_proj.weight", &[&hidden, &ffn]);
+            }
+            Arch::Gpt2 => {
+                let three = product(3, &"3".to_string(), cfg.hidden, &keys.hidden)?;
+                // Conv1D weights are stored [in, out].
+                t("attn.c_attn.weight", &[&hidden, &three]);
+                t("attn.c_attn.bias", &[&three]);
+                t("attn.c_proj.weight", &[&hidden, &hidden]);
+                t("attn.c_proj.bias", &[&hidden]);
+                t("mlp.c_fc.weight", &[&hidden, &ffn]);
+                t("mlp.c_fc.bias", &[&ffn]);
+                t("mlp.c_proj.weight", &[&ffn, &hidden]);
+                t("mlp.c_proj.bias", &[&hidden]);
+                for n in ["ln_1", "ln_2"] {
+                    t(&format!("{n}.weight"), &[&hidden]);
+                    t(&format!("{n}.bias"), &[&hidden]);
+                }
+            }
+        }
+    }
+    for (name, dims) in &expected {
+        if name == "lm_head.weight" && !by_hf.contains_key(name) {
+            return Err(bad(
+                path,
+                format!("{} = false but there is no lm_head.weight", keys.tied),
+            ));
+        }
+        check(&by_hf, name, dims, path, naming)?;
+    }
+    Ok(())
+}
+
+/// The layers present in the file must be exactly `0..layers`.
+fn layer_count(
+    cfg: &ModelConfig,
+    keys: &Keys,
+    declared: &[Declared],
+    layer_prefix: &str,
+    hf: fn(&str) -> String,
+    path: &Path,
+) -> Result<(), ModelError> {
+    let mut present = 0usize;
+    for d in declared {
+        let layer = hf(&d.name)
+            .strip_prefix(layer_prefix)
+            .and_then(|r| r.split('.').next()?.parse::<usize>().ok());
+        if let Some(l) = layer {
+            if l >= cfg.layers {
+                return Err(bad(
+                    path,
+                    format!(
+                        "{} = {} but the file has {} (layer {l})",
+                        keys.layers, cfg.layers, d.name
+                    ),
+                ));
+            }
+            present = present.max(l + 1);
+        }
+    }
+    if present < cfg.layers {
+        return Err(bad(
+            path,
+            format!(
+                "{} = {} but the file has tensors for {present} layers",
+                keys.layers, cfg.layers
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// One tensor: present, of a loadable type, of the expected shape.
+fn check(
+    by_hf: &HashMap<String, &Declared>,
+    hf_name: &str,
+    dims: &[Dim],
+    path: &Path,
+    naming: Naming,
+) -> Result<(), ModelError> {
+    let d = by_hf
+        .get(hf_name)
+        .ok_or_else(|| bad(path, format!("no tensor {}", (naming.to_file)(hf_name))))?;
+    if let Some(ty) = &d.bad_type {
+        return Err(ModelError::UnsupportedQuant {
+            path: Some(path.to_path_buf()),
+            tensor: sanitize(&d.name),
+            ty: sanitize(ty),
+        });
+    }
+    let name = &d.name;
+    if d.shape.len() != dims.len() {
+        let want: Vec<String> = dims.iter().map(|x| x.value.to_string()).collect();
+        return Err(bad(
+            path,
+            format!(
+                "{name} has shape {:?} but should be [{}] ({})",
+                d.shape,
+                want.join(", "),
+                dims.iter()
+                    .map(|x| x.why.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    for (i, (got, want)) in d.shape.iter().zip(dims).enumerate() {
+        if *got != want.value {
+            let what = match (dims.len(), i) {
+                (1, _) => format!("has {got} elements"),
+                (_, 0) => format!("has {got} rows"),
+                _ => format!("is {got} wide"),
+            };
+            return Err(bad(path, format!("{} but {name} {what}", want.why)));
+        }
+    }
+    Ok(())
+}
+
+/// The tokenizer's ids must all index the embedding.
+pub fn tokenizer(tok: &Tok, cfg: &ModelConfig, keys: &Keys, path: &Path) -> Result<(), ModelError> {
+    if tok.vocab_size() > cfg.vocab_size {
+        return Err(bad(
+            path,
+            format!(
+                "{} = {} but the tokenizer has {} tokens",
+                keys.vocab,
+                cfg.vocab_size,
+                tok.vocab_size()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Token ids given to a forward pass: `[batch, T]` int64, each inside the vocabulary.
+pub fn token_ids(tokens: &Tensor, vocab: usize) -> Result<(), ModelError> {
+    let size = tokens.size();
+    if size.len() != 2 || tokens.kind() != Kind::Int64 {
+        return Err(ModelError::Other(format!(
+            "token ids must be a [batch, T] int64 tensor, got {:?} {size:?}",
+            tokens.kind()
+        )));
+    }
+    if tokens.numel() == 0 {
+        return Ok(());
+    }
+    let (lo, hi) = (tokens.min().int64_value(&[]), tokens.max().int64_value(&[]));
+    if lo < 0 || hi >= vocab as i64 {
+        let id = if lo < 0 { lo } else { hi };
+        return Err(ModelError::Other(format!(
+            "token id {id} is outside the vocabulary of {vocab}"
+        )));
+    }
+    Ok(())
+}

@@ -17,7 +17,7 @@ pub enum DtypeArg {
     Bf16,
     /// Weight-only int8 projections, bf16 activations.
     Q8,
-    /// Weight-only int4 projections (GGUF 4-bit blocks exactly), bf16 activations.
+    /// Weight-only int4 projections (GGUF 4-bit codes kept, scales in bf16), bf16 activations.
     Q4,
 }
 

@@ -79,8 +79,9 @@ pub enum Dtype {
     Bf16,
     /// Weight-only int8 projections (one scale per row), bf16 activations.
     Q8,
-    /// Weight-only int4 projections (groups of 32; GGUF 4-bit blocks map exactly), bf16
-    /// activations; weights that are not 4-bit grids (a `Q8_0` embedding) take int8.
+    /// Weight-only int4 projections (groups of 32: GGUF 4-bit blocks keep their codes, with
+    /// scales rounded to bf16), bf16 activations; weights that are not 4-bit grids (a `Q8_0`
+    /// embedding) take int8.
     Q4,
 }
 

@@ -4,10 +4,13 @@
 //!
 //! What maps exactly and what is re-quantised:
 //! - GGUF `Q4_0` (`w = d·(q − 8)`) and `Q4_1` (`w = d·q + m`) blocks are groups of 32 with 16
-//!   levels: their grid is recovered from the dequantised values and stored as
-//!   `scale = d`, `zero = (lowest level) + 8d` — the same weights up to f32 rounding. A block
-//!   whose values do not lie on 16 evenly spaced levels (another format) is re-quantised to
-//!   its min/max range.
+//!   levels: their grid is recovered from the dequantised values — the 4-bit codes exactly —
+//!   and stored as `scale = d`, `zero = (lowest level) + 8d`. The kernel takes scales and
+//!   zeros in the activations' dtype: with f32 they are the GGUF's weights up to f32 rounding
+//!   (tested), with bf16 (what `--dtype q4` uses, f32 activations being 10–50× slower in
+//!   this kernel) `d` and the offset are rounded to bf16's 8-bit mantissa. A block whose
+//!   values do not lie on 16 evenly spaced levels (another format) is re-quantised to its
+//!   min/max range.
 //! - `Q8_0` (256 levels per block of 32, one f16 scale per block) fits neither kernel exactly:
 //!   int8 packing takes one scale per *row*, so it is re-quantised (symmetric, per row);
 //!   int4 re-quantises its 256 levels to 16.
@@ -194,6 +197,34 @@ mod tests {
             let scale = w.abs().max().double_value(&[]);
             assert!(d <= 1e-6 * scale, "{ty}: max error {d}");
         }
+    }
+
+    #[test]
+    fn the_default_models_4bit_blocks_all_keep_their_codes() {
+        let path = crate::model::default_model_path();
+        if !path.exists() {
+            eprintln!("skipped: {} not installed", path.display());
+            return;
+        }
+        let g = crate::model::gguf::GgufFile::open(&path).unwrap();
+        let (mut exact, mut groups, mut tensors) = (0, 0, 0);
+        for info in g.tensors() {
+            if !matches!(info.ty, GgmlType::Q4_0 | GgmlType::Q4_1) {
+                continue;
+            }
+            let (vals, shape) = g.dequantize(&info.name).unwrap();
+            let w = Tensor::from_slice(&vals).view([shape[0] as i64, shape[1] as i64]);
+            if !int4_fits(&w) {
+                continue;
+            }
+            let p = int4(&w, Kind::Float);
+            exact += p.exact_groups;
+            groups += p.groups;
+            tensors += 1;
+        }
+        eprintln!("{tensors} 4-bit tensors: {exact} of {groups} groups on their grid");
+        assert!(tensors > 0);
+        assert_eq!(exact, groups);
     }
 
     #[test]

@@ -15,6 +15,10 @@ use super::CliError;
 pub enum DtypeArg {
     F32,
     Bf16,
+    /// Weight-only int8 projections, bf16 activations.
+    Q8,
+    /// Weight-only int4 projections (GGUF 4-bit codes kept, scales in bf16), bf16 activations.
+    Q4,
 }
 
 impl From<DtypeArg> for Dtype {
@@ -22,6 +26,8 @@ impl From<DtypeArg> for Dtype {
         match d {
             DtypeArg::F32 => Dtype::F32,
             DtypeArg::Bf16 => Dtype::Bf16,
+            DtypeArg::Q8 => Dtype::Q8,
+            DtypeArg::Q4 => Dtype::Q4,
         }
     }
 }
@@ -33,9 +39,13 @@ pub struct ModelArgs {
     /// Default: the installed SmolLM2-135M-Instruct (scripts/setup.sh).
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
-    /// Compute precision (never f16: it is ~100x slower on CPUs).
+    /// Compute precision (never f16: it is ~100x slower on CPUs). q8 / q4: weight-only int8 /
+    /// int4 projections through libtorch's packed CPU kernels.
     #[arg(long, value_enum, default_value = "f32")]
     pub dtype: DtypeArg,
+    /// Where the model runs: cpu, or cuda (needs an NVIDIA GPU and libtorch's CUDA build).
+    #[arg(long, default_value = "cpu", value_name = "DEVICE")]
+    pub device: String,
     /// CPU threads for the model (default: all cores).
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub threads: Option<usize>,
@@ -44,6 +54,24 @@ pub struct ModelArgs {
 impl ModelArgs {
     /// The model path, after applying the default; sets the thread count.
     pub fn prepare(&self) -> Result<PathBuf, CliError> {
+        match self.device.as_str() {
+            "cpu" => {}
+            "cuda" if !tch::Cuda::is_available() => {
+                return Err(CliError::usage(
+                    "--device cuda: no CUDA device is available on this machine (use --device cpu)",
+                ))
+            }
+            "cuda" => {
+                return Err(CliError::usage(
+                    "--device cuda: a GPU is present, but this build runs models on the CPU only",
+                ))
+            }
+            other => {
+                return Err(CliError::usage(format!(
+                    "--device {other}: expected cpu or cuda"
+                )))
+            }
+        }
         let threads = self
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

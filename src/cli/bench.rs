@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::decode::math::{median, top_n};
 use crate::model::taps::bench_capture;
-use crate::model::{ids_tensor, load, tensor_to_vec, Dtype, ForwardOptions, Loaded};
+use crate::model::{ids_tensor, load, plan, tensor_to_vec, Dtype, ForwardOptions, Loaded};
 
 use crate::engine::beam::bench_beam_step;
 
@@ -27,9 +27,13 @@ pub struct BenchArgs {
     /// Repetitions; medians are reported (at least 3).
     #[arg(long, default_value_t = 3, value_name = "N")]
     runs: usize,
-    /// Only this precision (default: f32 and bf16).
+    /// Only this precision (default: f32, bf16, q8 and q4, runs interleaved).
     #[arg(long, value_name = "DTYPE")]
     only: Option<super::args::DtypeArg>,
+    /// Also measure f32 and bf16 with plain `linear` everywhere (no per-machine plan), in the
+    /// same interleaved runs.
+    #[arg(long)]
+    compare_linear: bool,
     /// Instead: milliseconds per beam-search step at width B (one batched forward of the B
     /// beams) against one single-sequence decode step, over --decode-tokens steps.
     #[arg(long, value_name = "B")]
@@ -82,7 +86,7 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
     let path = a.model.prepare()?;
     let dtypes: Vec<Dtype> = match a.only {
         Some(d) => vec![d.into()],
-        None => vec![Dtype::F32, Dtype::Bf16],
+        None => vec![Dtype::F32, Dtype::Bf16, Dtype::Q8, Dtype::Q4],
     };
     if let Some(beams) = a.beams {
         return bench_beams(&path, &dtypes, &a, beams);
@@ -111,47 +115,72 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
     out.insert("prompt_tokens".into(), json!(a.prompt_tokens));
     out.insert("decode_tokens".into(), json!(a.decode_tokens));
     out.insert("runs".into(), json!(a.runs));
-    for dtype in dtypes {
+    // Every model loaded first, then the runs interleaved (one of each per round), so a
+    // change in machine load hits every mode alike and the ratios hold.
+    let mut models: Vec<(String, Loaded)> = Vec::new();
+    for &dtype in &dtypes {
         let lm = load(&path, dtype, &mut |_, _| {})?;
         eprintln!("bench: {} {}", lm.name(), dtype.name());
-        out.insert(dtype.name().into(), measure(&lm, &a)?);
+        models.push((dtype.name().to_string(), lm));
     }
-    println!("{}", Value::Object(out));
-    Ok(())
-}
-
-/// Median prefill ms and decode ms/token over `a.runs` runs (greedy, KV cache).
-fn measure(lm: &Loaded, a: &BenchArgs) -> Result<Value, CliError> {
-    let mut ids = lm.tok.encode(BENCH_TEXT)?;
+    if a.compare_linear {
+        for &dtype in dtypes
+            .iter()
+            .filter(|d| matches!(d, Dtype::F32 | Dtype::Bf16))
+        {
+            let lm = plan::without_plan(|| load(&path, dtype, &mut |_, _| {}))?;
+            models.push((format!("{}_linear", dtype.name()), lm));
+        }
+    }
+    let mut ids = models[0].1.tok.encode(BENCH_TEXT)?;
     while ids.len() < a.prompt_tokens {
         ids.extend_from_within(..);
     }
     ids.truncate(a.prompt_tokens);
-    let (mut prefill, mut decode) = (Vec::new(), Vec::new());
-    // One warm-up run, not counted.
-    for run in 0..=a.runs {
-        let mut cache = lm.model.new_cache();
-        let t0 = Instant::now();
-        let out = lm
-            .model
-            .forward(&ids_tensor(&[&ids]), &mut cache, ForwardOptions::LAST)?;
-        let mut logits = tensor_to_vec(&out.logits.get(0));
-        let p = t0.elapsed().as_secs_f64() * 1e3;
-        let t1 = Instant::now();
-        for _ in 0..a.decode_tokens {
-            let next = top_n(&logits, 1).first().map_or(0, |&(id, _)| id);
-            logits = lm.model.next_logits(&[next], &mut cache)?;
-        }
-        let d = t1.elapsed().as_secs_f64() * 1e3 / a.decode_tokens as f64;
-        if run > 0 {
-            prefill.push(p);
-            decode.push(d);
+    let mut runs: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); models.len()];
+    // One warm-up round, not counted.
+    for round in 0..=a.runs {
+        for ((_, lm), (prefill, decode)) in models.iter().zip(runs.iter_mut()) {
+            let (p, d) = measure_once(lm, &ids, a.decode_tokens)?;
+            if round > 0 {
+                prefill.push(p);
+                decode.push(d);
+            }
         }
     }
-    Ok(
-        json!({"prefill_ms": median(&prefill), "decode_ms_per_token": median(&decode),
-              "prefill_runs_ms": prefill, "decode_runs_ms_per_token": decode}),
-    )
+    let f32_at = models.iter().position(|(n, _)| n == "f32");
+    let base = f32_at.map(|i| (median(&runs[i].0), median(&runs[i].1)));
+    for ((name, _), (prefill, decode)) in models.iter().zip(&runs) {
+        let (p, d) = (median(prefill), median(decode));
+        let mut v = json!({"prefill_ms": p, "decode_ms_per_token": d,
+                           "prefill_runs_ms": prefill, "decode_runs_ms_per_token": decode});
+        if let Some((bp, bd)) = base {
+            v["prefill_vs_f32"] = json!(p / bp);
+            v["decode_vs_f32"] = json!(d / bd);
+        }
+        out.insert(name.clone(), v);
+    }
+    out.insert("plan".into(), plan::report());
+    println!("{}", Value::Object(out));
+    Ok(())
+}
+
+/// Prefill ms and decode ms/token of one run (greedy, KV cache).
+fn measure_once(lm: &Loaded, ids: &[u32], decode_tokens: usize) -> Result<(f64, f64), CliError> {
+    let mut cache = lm.model.new_cache();
+    let t0 = Instant::now();
+    let out = lm
+        .model
+        .forward(&ids_tensor(&[ids]), &mut cache, ForwardOptions::LAST)?;
+    let mut logits = tensor_to_vec(&out.logits.get(0));
+    let p = t0.elapsed().as_secs_f64() * 1e3;
+    let t1 = Instant::now();
+    for _ in 0..decode_tokens {
+        let next = top_n(&logits, 1).first().map_or(0, |&(id, _)| id);
+        logits = lm.model.next_logits(&[next], &mut cache)?;
+    }
+    let d = t1.elapsed().as_secs_f64() * 1e3 / decode_tokens as f64;
+    Ok((p, d))
 }
 
 /// Median ms per beam step and per single decode step, per dtype, as one JSON line.

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::model::cache::CachePolicy;
 use crate::model::load;
-use crate::model::perplexity::{perplexity, streaming_nll};
+use crate::model::perplexity::{perplexity, streaming_nll_chunked, DEFAULT_CHUNK};
 
 use super::args::ModelArgs;
 use super::CliError;
@@ -29,6 +29,10 @@ pub struct PplArgs {
     /// Tokens per chunk in the JSON's per-chunk NLL.
     #[arg(long, default_value_t = 250, value_name = "N")]
     chunk: usize,
+    /// Tokens per forward while the cache evicts nothing (all of them under `full`): chunked
+    /// teacher forcing, exact; 1 feeds the text one token at a time.
+    #[arg(long, default_value_t = DEFAULT_CHUNK, value_name = "N")]
+    feed: usize,
     /// Print JSON (totals and per-chunk NLL) instead of one line.
     #[arg(long)]
     json: bool,
@@ -38,9 +42,9 @@ pub struct PplArgs {
 
 pub fn run(a: PplArgs) -> Result<(), CliError> {
     let policy: CachePolicy = a.cache.parse().map_err(CliError::usage)?;
-    if a.max_tokens < 2 || a.chunk == 0 {
+    if a.max_tokens < 2 || a.chunk == 0 || a.feed == 0 {
         return Err(CliError::usage(
-            "--max-tokens must be at least 2 and --chunk at least 1",
+            "--max-tokens must be at least 2, --chunk and --feed at least 1",
         ));
     }
     let text = std::fs::read_to_string(&a.file)
@@ -69,7 +73,9 @@ pub fn run(a: PplArgs) -> Result<(), CliError> {
     );
     bar.set_message(format!("ppl {policy}"));
     let t0 = Instant::now();
-    let nll = streaming_nll(&lm.model, &ids, policy, &mut |n| bar.set_position(n as u64))?;
+    let nll = streaming_nll_chunked(&lm.model, &ids, policy, a.feed, &mut |n| {
+        bar.set_position(n as u64)
+    })?;
     bar.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
     let evicted = policy.capacity().map_or(0, |c| nll.len().saturating_sub(c));
@@ -86,7 +92,7 @@ pub fn run(a: PplArgs) -> Result<(), CliError> {
             .collect();
         let v = json!({"file": a.file.display().to_string(), "model": lm.name(),
             "cache": policy.to_string(), "tokens": ids.len(), "scored": nll.len(),
-            "evicted": evicted, "nll": mean, "ppl": ppl, "seconds": secs, "chunks": chunks});
+            "evicted": evicted, "feed": a.feed, "nll": mean, "ppl": ppl, "seconds": secs, "chunks": chunks});
         println!("{v}");
     } else {
         println!(

@@ -5,7 +5,7 @@ use tch::{Kind, Tensor};
 use super::cache::KvCache;
 use super::config::ModelConfig;
 use super::error::ModelError;
-use super::ops::{attention, rms_norm, Linear, Rope};
+use super::ops::{attention, rms_norm, Compute, Linear, Rope};
 use super::weights::Weights;
 use super::{ForwardOptions, ForwardOutput, LogitsWanted};
 
@@ -31,9 +31,16 @@ pub struct Llama {
 }
 
 impl Llama {
-    /// Builds the model from Hugging Face-named weights, converted to `kind`.
-    pub fn new(cfg: ModelConfig, mut w: Weights, kind: Kind) -> Result<Self, ModelError> {
-        let cast = |t: Tensor| t.to_kind(kind);
+    /// Builds the model from Hugging Face-named weights, converted to `kind` (a dtype, or
+    /// a quantised [`Compute`]).
+    pub fn new(
+        cfg: ModelConfig,
+        mut w: Weights,
+        kind: impl Into<Compute>,
+    ) -> Result<Self, ModelError> {
+        let kind: Compute = kind.into();
+        let act = kind.act();
+        let cast = |t: Tensor| t.to_kind(act);
         let embed = w.take("model.embed_tokens.weight")?;
         let mut layers = Vec::with_capacity(cfg.layers);
         for i in 0..cfg.layers {
@@ -70,7 +77,7 @@ impl Llama {
         } else {
             w.take("lm_head.weight")?
         };
-        let rope = Rope::new(cfg.head_dim, cfg.context_len, cfg.rope_theta, kind);
+        let rope = Rope::new(cfg.head_dim, cfg.context_len, cfg.rope_theta, act);
         Ok(Llama {
             embed: cast(embed),
             head: Linear::new(&head, None, kind),

@@ -12,6 +12,7 @@ pub mod gpt2;
 pub mod llama;
 mod ops;
 pub mod perplexity;
+pub mod plan;
 pub mod quant;
 pub mod taps;
 pub mod tokenizer;
@@ -28,6 +29,8 @@ use error::ModelError;
 use gguf::GgufFile;
 use tokenizer::Tok;
 use weights::Weights;
+
+pub use ops::Compute;
 
 /// File name of the default model, installed by `scripts/setup.sh`.
 pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -80,21 +83,36 @@ pub struct ForwardOutput {
 pub enum Dtype {
     F32,
     Bf16,
+    /// Weight-only int8 projections (one scale per row), bf16 activations.
+    Q8,
+    /// Weight-only int4 projections (groups of 32: GGUF 4-bit blocks keep their codes, with
+    /// scales rounded to bf16), bf16 activations; weights that are not 4-bit grids (a `Q8_0`
+    /// embedding) take int8.
+    Q4,
 }
 
 impl Dtype {
-    fn kind(self) -> Kind {
+    /// How the projections compute in this precision.
+    pub fn compute(self) -> Compute {
         match self {
-            Dtype::F32 => Kind::Float,
-            Dtype::Bf16 => Kind::BFloat16,
+            Dtype::F32 => Compute::Dense(Kind::Float),
+            Dtype::Bf16 => Compute::Dense(Kind::BFloat16),
+            Dtype::Q8 => Compute::Int8 {
+                act: Kind::BFloat16,
+            },
+            Dtype::Q4 => Compute::Int4 {
+                act: Kind::BFloat16,
+            },
         }
     }
 
-    /// Lower-case name (`f32`, `bf16`).
+    /// Lower-case name (`f32`, `bf16`, `q8`, `q4`).
     pub fn name(self) -> &'static str {
         match self {
             Dtype::F32 => "f32",
             Dtype::Bf16 => "bf16",
+            Dtype::Q8 => "q8",
+            Dtype::Q4 => "q4",
         }
     }
 }
@@ -248,7 +266,7 @@ pub fn load(
         source: e,
     };
     let meta = std::fs::metadata(path).map_err(io)?;
-    let kind = dtype.kind();
+    let compute = dtype.compute();
     let (model, tok) = if meta.is_dir() {
         let cfg_path = path.join("config.json");
         let text = std::fs::read_to_string(&cfg_path).map_err(|e| ModelError::Io {
@@ -264,7 +282,7 @@ pub fn load(
         validate::tokenizer(&tok, &cfg, &keys, path)?;
         let w = Weights::from_safetensors(&files)?;
         progress(0.8, "building model");
-        (build(cfg, w, kind)?, tok)
+        (build(cfg, w, compute, progress)?, tok)
     } else {
         let g = GgufFile::open(path)?;
         let cfg = ModelConfig::from_gguf(&g, path)?;
@@ -273,7 +291,7 @@ pub fn load(
         let tok = Tok::from_gguf(&g, path)?;
         validate::tokenizer(&tok, &cfg, &keys, path)?;
         let w = Weights::from_gguf(&g, &cfg, &mut |f| progress(0.9 * f, "dequantizing weights"))?;
-        (build(cfg, w, kind)?, tok)
+        (build(cfg, w, compute, progress)?, tok)
     };
     progress(1.0, "ready");
     Ok(Loaded {
@@ -284,9 +302,24 @@ pub fn load(
     })
 }
 
-fn build(cfg: ModelConfig, w: Weights, kind: Kind) -> Result<Model, ModelError> {
-    Ok(match cfg.arch {
-        Arch::Llama => Model::Llama(llama::Llama::new(cfg, w, kind)?),
-        Arch::Gpt2 => Model::Gpt2(gpt2::Gpt2::new(cfg, w, kind)?),
+fn build(
+    cfg: ModelConfig,
+    w: Weights,
+    compute: Compute,
+    progress: &mut dyn FnMut(f32, &str),
+) -> Result<Model, ModelError> {
+    if let Compute::Dense(kind) = compute {
+        progress(0.9, "timing projection layouts (once per machine)");
+        plan::prepare(kind, &plan::model_shapes(&cfg));
+    }
+    progress(0.95, "building model");
+    Ok(match (cfg.arch, compute) {
+        (Arch::Llama, _) => Model::Llama(llama::Llama::new(cfg, w, compute)?),
+        (Arch::Gpt2, Compute::Dense(kind)) => Model::Gpt2(gpt2::Gpt2::new(cfg, w, kind)?),
+        (Arch::Gpt2, _) => {
+            return Err(ModelError::Other(
+                "quantised compute (q8, q4) supports llama-family models only".into(),
+            ))
+        }
     })
 }

@@ -2,6 +2,9 @@
 
 use tch::{Kind, Tensor};
 
+use super::plan::{self, Choice, Storage};
+use super::quant::pack;
+
 /// RMSNorm computed in f32 (as Hugging Face does), returned in the input's dtype.
 pub(crate) fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Tensor {
     let d = x.size().last().copied().unwrap_or(0);
@@ -103,50 +106,128 @@ pub(crate) fn attention(
     (out, probs)
 }
 
-/// A projection `y = x·Wᵀ (+ b)`, computed the way that is fastest on CPUs for its dtype.
-///
-/// Decoding multiplies a few rows by each weight matrix, so speed is the rate at which the
-/// weights stream from memory, and libtorch's CPU kernels differ a lot in that rate. Measured
-/// here (`cargo run --release --example bandwidth`, 2 threads, the 49152×576 head): for f32,
-/// `W·xᵀ` with `W` row-major reaches 28–41 GB/s for 2–4 rows, where `linear(x, W)` gets
-/// 7–12 GB/s and a single row takes the slow matrix-vector path (12 GB/s) — so one row is
-/// duplicated to stay on the fast path; for bf16, `linear` is the fastest (12–15 GB/s).
-pub(crate) struct Linear {
-    /// `[out, in]`, contiguous.
-    weight: Tensor,
-    bias: Option<Tensor>,
+/// How a model's projections store and multiply their weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compute {
+    /// Dense weights of this kind, laid out as the per-machine plan says
+    /// ([`super::plan`]).
+    Dense(Kind),
+    /// Weight-only int8 (one scale per output row), activations of `act`.
+    Int8 { act: Kind },
+    /// Weight-only int4 (groups of 32 input columns), activations of `act`; weights whose
+    /// groups are not 16-level grids (e.g. a GGUF `Q8_0` embedding) take int8 instead.
+    Int4 { act: Kind },
 }
 
+impl From<Kind> for Compute {
+    fn from(kind: Kind) -> Self {
+        Compute::Dense(kind)
+    }
+}
+
+impl Compute {
+    /// The dtype of activations (and of everything that is not a projection weight).
+    pub fn act(self) -> Kind {
+        match self {
+            Compute::Dense(kind) | Compute::Int8 { act: kind } | Compute::Int4 { act: kind } => {
+                kind
+            }
+        }
+    }
+}
+
+/// A projection `y = x·Wᵀ (+ b)`, computed the way that is fastest on this CPU.
+///
+/// Decoding multiplies a few rows by each weight matrix, so speed is the rate at which the
+/// weights stream from memory, and which libtorch call streams fastest depends on the CPU
+/// (`cargo run --release --example bandwidth`): dense weights take the layout the
+/// per-machine plan chose for their shape and row count ([`super::plan`]); quantised weights
+/// go through libtorch's weight-only kernels.
+pub(crate) struct Linear {
+    weight: Packed,
+    bias: Option<Tensor>,
+    out: i64,
+}
+
+enum Packed {
+    Dense { w: Tensor, choice: Choice },
+    Int8(pack::Int8),
+    Int4(pack::Int4),
+}
+
+/// Below this share of groups on a 16-level grid, an int4 request packs to int8 instead (the
+/// weight was not 4-bit to begin with).
+const INT4_EXACT_SHARE: f64 = 0.5;
+
 impl Linear {
-    /// From a Hugging Face `[out, in]` weight, converted to `kind`.
-    pub(crate) fn new(weight: &Tensor, bias: Option<&Tensor>, kind: Kind) -> Self {
+    /// From a Hugging Face `[out, in]` weight (f32), stored as `compute` says.
+    pub(crate) fn new(weight: &Tensor, bias: Option<&Tensor>, compute: impl Into<Compute>) -> Self {
+        let compute = compute.into();
+        let act = compute.act();
+        let (out, inp) = weight.size2().expect("a projection weight is 2-D");
+        let int8 = || Packed::Int8(pack::int8(weight, act));
+        let weight = match compute {
+            Compute::Dense(kind) => {
+                let choice = plan::choice(kind, out, inp);
+                let w = weight.to_kind(kind);
+                let w = match choice.storage {
+                    Storage::Row => w.contiguous(),
+                    Storage::Col => w.tr().contiguous(),
+                };
+                Packed::Dense { w, choice }
+            }
+            Compute::Int8 { .. } => int8(),
+            Compute::Int4 { .. } if pack::int4_fits(weight) => {
+                let p = pack::int4(weight, act);
+                if p.exact_groups as f64 >= INT4_EXACT_SHARE * p.groups as f64 {
+                    Packed::Int4(p)
+                } else {
+                    int8()
+                }
+            }
+            Compute::Int4 { .. } => int8(),
+        };
         Linear {
-            weight: weight.to_kind(kind).contiguous(),
-            bias: bias.map(|b| b.to_kind(kind)),
+            weight,
+            bias: bias.map(|b| b.to_kind(act)),
+            out,
         }
     }
 
     /// Applies the projection over the last dimension of `x`.
     pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
-        if self.weight.kind() != Kind::Float {
-            return x.linear(&self.weight, self.bias.as_ref());
-        }
         let mut shape = x.size();
         let d_in = shape.pop().unwrap_or(1);
         let rows = x.reshape([-1, d_in]);
-        let m = rows.size()[0];
-        let rows = if m == 1 { rows.repeat([2, 1]) } else { rows };
-        let y = self
-            .weight
-            .matmul(&rows.tr())
-            .tr()
-            .narrow(0, 0, m)
-            .contiguous();
-        shape.push(self.weight.size()[0]);
+        let y = match &self.weight {
+            Packed::Dense { w, choice } => {
+                let m = rows.size()[0];
+                plan::apply(w, choice.storage, choice.method(m), &rows)
+            }
+            Packed::Int8(p) => rows
+                .contiguous()
+                .internal_weight_int8pack_mm(&p.q, &p.scales),
+            Packed::Int4(p) => rows.contiguous().internal_weight_int4pack_mm_for_cpu(
+                &p.packed,
+                pack::GROUP,
+                &p.scale_zeros,
+            ),
+        };
+        shape.push(self.out);
         let y = y.view(shape.as_slice());
         match &self.bias {
             Some(b) => y + b,
             None => y,
+        }
+    }
+
+    /// How the weight is held, for reports: `dense`, `int8` or `int4`.
+    #[allow(dead_code)]
+    pub(crate) fn format(&self) -> &'static str {
+        match self.weight {
+            Packed::Dense { .. } => "dense",
+            Packed::Int8(_) => "int8",
+            Packed::Int4(_) => "int4",
         }
     }
 }

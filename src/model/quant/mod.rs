@@ -7,6 +7,8 @@ use std::fmt;
 
 use half::f16;
 
+pub mod pack;
+
 /// Elements per K-quant super-block.
 const QK_K: usize = 256;
 

@@ -34,8 +34,7 @@ fn greedy_speculative_equals_plain_greedy_for_every_draft_kind() {
     s.attach(Role::Draft, common::load(&path)).unwrap();
     let drafts = [
         DraftSpec::NGram(3),
-        DraftSpec::SelfLayers(8),
-        DraftSpec::SelfLayers(20),
+        DraftSpec::SelfLayers(12),
         DraftSpec::Model(path.clone()),
     ];
     for prompt in PROMPTS {

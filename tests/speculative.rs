@@ -15,6 +15,7 @@ use logitscope::engine::session::Session;
 use logitscope::model::cache::CachePolicy;
 use logitscope::model::Loaded;
 
+use common::stats::chi2_sf;
 use common::{fixture, load};
 
 const PROMPT: &str = "The quick brown fox";
@@ -91,34 +92,6 @@ fn chi_square(
         dof += 1;
     }
     (x2, dof - 1)
-}
-
-/// P(chi-square with `k` degrees of freedom > `x`) by the Wilson–Hilferty approximation.
-fn chi2_sf(x: f64, k: usize) -> f64 {
-    let k = k as f64;
-    let v = 2.0 / (9.0 * k);
-    let z = ((x / k).cbrt() - (1.0 - v)) / v.sqrt();
-    0.5 * libm_erfc(z / std::f64::consts::SQRT_2)
-}
-
-/// Numerical Recipes' erfc (relative error < 1.2e-7).
-fn libm_erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let r = t * poly.exp();
-    if x >= 0.0 {
-        r
-    } else {
-        2.0 - r
-    }
 }
 
 /// The first two tokens of `n` seeded speculative runs, with the first round's (accepted

@@ -34,7 +34,15 @@ def main() -> None:
     ap.add_argument("--gguf", default=str(common.DEFAULT_GGUF))
     a = ap.parse_args()
     common.setup(a.threads)
-    tok, model = common.load_smollm2(Path(a.gguf))
+    # transformers 4.55 names the dtype argument `torch_dtype` (common.py uses 4.56's `dtype`).
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = Path(a.gguf)
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, torch_dtype=torch.float32,
+        attn_implementation="eager",
+    ).eval()
     for name in TEXTS:
         text = (common.REPO_ROOT / "assets" / "speculative" / f"{name}.txt").read_text().rstrip()
         ids = torch.tensor([common.encode(tok, text)])

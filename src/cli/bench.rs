@@ -53,6 +53,14 @@ pub struct BenchArgs {
     /// With --speculative: tokens drafted per round.
     #[arg(long, value_name = "G", default_value_t = 4)]
     draft_tokens: usize,
+    /// With --speculative: only these prompts (of prose, code, repetitive).
+    #[arg(
+        long,
+        value_name = "NAMES",
+        value_delimiter = ',',
+        requires = "speculative"
+    )]
+    texts: Option<Vec<String>>,
     /// Measure the TUI instead: median render time per frame of a 2,000-step session at
     /// 200×60 (no model needed).
     #[arg(long)]
@@ -104,6 +112,7 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
             a.decode_tokens,
             a.draft_tokens,
             a.runs,
+            a.texts.as_deref(),
         );
     }
     if a.capture {

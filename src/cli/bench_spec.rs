@@ -33,7 +33,17 @@ pub fn bench_speculative(
     tokens: usize,
     gamma: usize,
     runs: usize,
+    only: Option<&[String]>,
 ) -> Result<(), CliError> {
+    if let Some(bad) = only
+        .unwrap_or_default()
+        .iter()
+        .find(|t| !TEXTS.iter().any(|(n, _)| n == t))
+    {
+        return Err(CliError::usage(format!(
+            "--texts: no prompt '{bad}' (prose, code, repetitive)"
+        )));
+    }
     let layers = lm.model.config().layers;
     let greedy = SamplerConfig {
         greedy: true,
@@ -52,6 +62,9 @@ pub fn bench_speculative(
         s.attach(Role::Draft, d)?;
     }
     for (name, text) in TEXTS {
+        if only.is_some_and(|o| !o.iter().any(|t| t == name)) {
+            continue;
+        }
         let text = text.trim_end();
         let mut plain = Vec::new();
         let mut spec: Vec<(Vec<f64>, Value)> = vec![(Vec::new(), Value::Null); drafts.len()];

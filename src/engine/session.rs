@@ -242,17 +242,20 @@ impl Session {
             .sampler
             .step(&logits, history)
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let record = Arc::new(self.record(
-            index,
-            trace,
-            &logits,
-            self.sampler.config().clone(),
-            self.pending_forward_ms,
-        ));
+        Ok(self.push_step(trace, &logits, self.pending_forward_ms))
+    }
+
+    /// Appends the step whose token is `trace.chosen` to the current timeline, with its
+    /// logits kept exactly.
+    fn push_step(&mut self, trace: StepTrace, logits: &[f32], forward_ms: f32) -> Arc<StepRecord> {
+        let index = self.steps().len();
+        let config = self.sampler.config().clone();
+        let record = Arc::new(self.record(index, trace, logits, config, forward_ms));
+        let r = self.store.push(logits);
         let tl = &mut self.timelines[self.current];
         tl.steps.push(record.clone());
-        tl.logits.push(self.store.push(&logits));
-        Ok(record)
+        tl.logits.push(r);
+        record
     }
 
     /// The raw logits of the next token (computing what the cache lacks), before choosing.
@@ -272,22 +275,12 @@ impl Session {
         self.ensure_pending(&tokens)?;
         let logits = self.pending.take().unwrap_or_default();
         let history = History::new(&tokens, self.prompt_ids.len());
-        let index = self.steps().len();
         let mut trace = self
             .sampler
             .replay(&logits, history, None)
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
         trace.chosen = forced_choice(&logits, &trace, token_id);
-        let record = Arc::new(self.record(
-            index,
-            trace,
-            &logits,
-            self.sampler.config().clone(),
-            self.pending_forward_ms,
-        ));
-        let tl = &mut self.timelines[self.current];
-        tl.steps.push(record.clone());
-        tl.logits.push(self.store.push(&logits));
+        let record = self.push_step(trace, &logits, self.pending_forward_ms);
         self.sampler.seek(self.steps().len() as u64);
         Ok(record)
     }

@@ -6,6 +6,8 @@
 //! requirement fails the test instead.
 #![allow(dead_code)]
 
+pub mod stats;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

@@ -174,11 +174,7 @@ impl Session {
                 .replay(logits, history, None)
                 .map_err(|e| EngineError::Invalid(e.to_string()))?;
             trace.chosen = forced_choice(logits, &trace, id);
-            let index = self.steps().len();
-            let rec = Arc::new(self.record(index, trace, logits, cfg.clone(), per_token_ms));
-            let tl = &mut self.timelines[self.current];
-            tl.steps.push(rec);
-            tl.logits.push(self.store.push(logits));
+            self.push_step(trace, logits, per_token_ms);
             hist.push(id);
             if eos.contains(&id) {
                 break;

@@ -20,6 +20,9 @@ use common::{fixture, load};
 
 const PROMPT: &str = "The quick brown fox";
 
+/// How often each (first, second) token pair was drawn.
+type PairCounts = HashMap<(u32, u32), usize>;
+
 fn knobs(seed: u64) -> SamplerConfig {
     SamplerConfig {
         temperature: 0.9,
@@ -96,11 +99,7 @@ fn chi_square(
 
 /// The first two tokens of `n` seeded speculative runs, with the first round's (accepted
 /// first draft, α) for the acceptance test.
-fn first_pairs(
-    s: &mut Session,
-    draft: DraftSpec,
-    n: usize,
-) -> (HashMap<(u32, u32), usize>, Vec<(bool, f64)>) {
+fn first_pairs(s: &mut Session, draft: DraftSpec, n: usize) -> (PairCounts, Vec<(bool, f64)>) {
     let mut counts = HashMap::new();
     let mut first = Vec::new();
     for seed in 0..n as u64 {

@@ -104,7 +104,7 @@ pub fn run(a: GenerateArgs) -> Result<(), CliError> {
         if let (true, Some(r)) = (a.json, &round) {
             emit(&mut out, round_json(r, &s.loaded().tok))?;
         }
-        for rec in s.steps()[before..].to_vec() {
+        for rec in s.steps()[before..].iter().cloned() {
             let piece = if eos.contains(&rec.token_id) {
                 String::new()
             } else {

@@ -23,7 +23,7 @@ pub enum RunRequest {
     Sample,
     /// A beam search on the prompt; the model's end-of-sequence ids are used when
     /// `cfg.eos_ids` is empty.
-    Beam(BeamConfig),
+    Beam(Box<BeamConfig>),
     /// Speculative rounds on the current timeline.
     Speculative(SpecConfig),
 }
@@ -71,7 +71,8 @@ pub trait Run {
 pub fn start(req: RunRequest, session: &mut Session) -> Result<Box<dyn Run>, EngineError> {
     Ok(match req {
         RunRequest::Sample => Box::new(SampleRun),
-        RunRequest::Beam(mut cfg) => {
+        RunRequest::Beam(cfg) => {
+            let mut cfg = *cfg;
             let model = &session.loaded().model;
             if cfg.eos_ids.is_empty() {
                 cfg.eos_ids = model.config().eos_ids.clone();

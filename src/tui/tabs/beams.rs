@@ -164,7 +164,7 @@ fn start_if_stale(app: &mut App) -> Vec<Command> {
     let mut cfg = st.config.clone();
     cfg.knobs = app.config.clone();
     app.run = RunKind::Beam;
-    vec![Command::Start(RunRequest::Beam(cfg))]
+    vec![Command::Start(RunRequest::Beam(Box::new(cfg)))]
 }
 
 /// Node ids of column `col` (0 = the prompt, `s + 1` = step `s`): running, then finished.

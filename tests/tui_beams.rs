@@ -9,14 +9,13 @@ use crossterm::event::{Event as InputEvent, KeyCode, KeyEvent, KeyModifiers};
 use insta::assert_snapshot;
 use logitscope::decode::beam::{BeamConfig, BeamSearch, BeamTree, EarlyStopping};
 use logitscope::decode::log_softmax;
-use logitscope::engine::protocol::{Command, Event, ModelInfo};
+use logitscope::engine::protocol::{Command, Event};
 use logitscope::engine::run::{RunKind, RunRequest};
 use logitscope::tui::app::Tab;
 use logitscope::tui::keymap::map;
-use logitscope::tui::synthetic::demo_vocab;
 use logitscope::tui::tabs::beams::BeamAction;
 use logitscope::tui::{update, Action, App};
-use tui_common::{loaded_app, screen, text};
+use tui_common::{loaded_app, screen, synthetic_info_app, text};
 
 /// A search of `steps` steps on a made-up model over the demo vocabulary (200 tokens; id 5
 /// ends a sequence).
@@ -55,19 +54,7 @@ fn synthetic_tree(beams: usize, steps: usize) -> BeamTree {
 
 /// An app on the beam tab with the demo vocabulary (independent of the recorded session).
 fn beams_app(tree: BeamTree) -> App {
-    let mut app = App {
-        info: Some(Arc::new(ModelInfo {
-            name: "synthetic".into(),
-            params: 0,
-            dtype: "f32".into(),
-            context_len: 2048,
-            vocab: Arc::new(demo_vocab()),
-            layers: 30,
-            draft_model: None,
-        })),
-        ..App::default()
-    };
-    update(&mut app, Action::SetTab(Tab::Beams));
+    let mut app = synthetic_info_app(Tab::Beams);
     update(&mut app, Action::Engine(Event::Beam(Arc::new(tree))));
     app
 }

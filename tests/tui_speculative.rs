@@ -10,14 +10,13 @@ use insta::assert_snapshot;
 use logitscope::decode::speculative::{
     expected_tokens_per_call, verify, Dist, DraftSpec, RoundDraws, SpecStats,
 };
-use logitscope::engine::protocol::{Command, Event, ModelInfo};
+use logitscope::engine::protocol::{Command, Event};
 use logitscope::engine::run::{RunKind, RunRequest, SpecView};
 use logitscope::tui::app::Tab;
 use logitscope::tui::keymap::map;
-use logitscope::tui::synthetic::demo_vocab;
 use logitscope::tui::tabs::speculative::SpecAction;
 use logitscope::tui::{update, Action, App};
-use tui_common::{screen, text};
+use tui_common::{screen, synthetic_info_app, text};
 
 const VOCAB: usize = 200;
 
@@ -64,20 +63,7 @@ fn view() -> SpecView {
 }
 
 fn app() -> App {
-    let mut app = App {
-        info: Some(Arc::new(ModelInfo {
-            name: "synthetic".into(),
-            params: 0,
-            dtype: "f32".into(),
-            context_len: 2048,
-            vocab: Arc::new(demo_vocab()),
-            layers: 30,
-            draft_model: None,
-        })),
-        ..App::default()
-    };
-    update(&mut app, Action::SetTab(Tab::Speculative));
-    app
+    synthetic_info_app(Tab::Speculative)
 }
 
 fn key(app: &App, code: KeyCode) -> Action {

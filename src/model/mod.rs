@@ -226,6 +226,19 @@ impl Loaded {
     }
 }
 
+/// The set-up cache: `$LOGITSCOPE_CACHE`, else `$XDG_CACHE_HOME/logitscope`, else
+/// `~/.cache/logitscope` (where `scripts/setup.sh` installs models and the plans are kept).
+pub fn cache_dir() -> Option<PathBuf> {
+    std::env::var_os("LOGITSCOPE_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .map(|c| c.join("logitscope"))
+        })
+}
+
 /// Where the default model is looked for: `$LOGITSCOPE_MODEL`, the repository's `models/`,
 /// then the set-up cache.
 pub fn default_model_path() -> PathBuf {
@@ -238,15 +251,7 @@ pub fn default_model_path() -> PathBuf {
     if repo.exists() {
         return repo;
     }
-    let cache = std::env::var_os("LOGITSCOPE_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-                .map(|c| c.join("logitscope"))
-        });
-    match cache {
+    match cache_dir() {
         Some(c) if c.join("models").join(DEFAULT_MODEL_FILE).exists() => {
             c.join("models").join(DEFAULT_MODEL_FILE)
         }

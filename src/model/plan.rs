@@ -521,17 +521,9 @@ fn libtorch_id() -> String {
     format!("libtorch_cpu of {size} bytes")
 }
 
-/// `<cache>/plans/plan-<hash of the key>.json`, the cache being `$LOGITSCOPE_CACHE`, else
-/// `$XDG_CACHE_HOME/logitscope`, else `~/.cache/logitscope`.
+/// `<cache>/plans/plan-<hash of the key>.json` under [`super::cache_dir`].
 fn plan_path(key: &Key) -> Option<PathBuf> {
-    let cache = std::env::var_os("LOGITSCOPE_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-                .map(|c| c.join("logitscope"))
-        })?;
+    let cache = super::cache_dir()?;
     let text = serde_json::to_string(key).ok()?;
     // FNV-1a: stable across runs and platforms (std's hasher is not).
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {

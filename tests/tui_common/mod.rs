@@ -81,3 +81,24 @@ pub fn widget<W: ratatui::widgets::Widget>(w: u16, h: u16, widget: W) -> Buffer 
     widget.render(area, &mut buffer);
     buffer
 }
+
+/// An app on `tab` over the demo vocabulary (a 30-layer model, independent of the recorded
+/// session), for tabs fed synthetic engine events.
+pub fn synthetic_info_app(tab: logitscope::tui::app::Tab) -> App {
+    let mut app = App {
+        info: Some(std::sync::Arc::new(
+            logitscope::engine::protocol::ModelInfo {
+                name: "synthetic".into(),
+                params: 0,
+                dtype: "f32".into(),
+                context_len: 2048,
+                vocab: std::sync::Arc::new(logitscope::tui::synthetic::demo_vocab()),
+                layers: 30,
+                draft_model: None,
+            },
+        )),
+        ..App::default()
+    };
+    update(&mut app, Action::SetTab(tab));
+    app
+}

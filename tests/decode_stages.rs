@@ -41,6 +41,7 @@ const P4: [f32; 4] = [0.1, 0.2, 0.3, 0.4];
 const NONE: History<'static> = History {
     tokens: &[],
     prompt_len: 0,
+    signals: None,
 };
 
 #[test]

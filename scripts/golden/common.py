@@ -63,6 +63,13 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def dtype_kwarg(dtype) -> dict:
+    """from_pretrained's dtype keyword: `dtype` since transformers 4.56, `torch_dtype` before
+    (4.55.4, still needed for DoLa / contrastive search, rejects `dtype`)."""
+    major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
+    return {"dtype": dtype} if (major, minor) >= (4, 56) else {"torch_dtype": dtype}
+
+
 def load_smollm2(path: Path, dtype=torch.float32):
     """(tokenizer, model) from the GGUF, eager attention, eval mode."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -73,7 +80,7 @@ def load_smollm2(path: Path, dtype=torch.float32):
         print(f"warning: GGUF sha256 {digest} differs from the pinned {MODEL_SHA256}", file=sys.stderr)
     tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
     model = AutoModelForCausalLM.from_pretrained(
-        str(path.parent), gguf_file=path.name, dtype=dtype, attn_implementation="eager"
+        str(path.parent), gguf_file=path.name, attn_implementation="eager", **dtype_kwarg(dtype)
     )
     model.eval()
     assert model.config._attn_implementation == "eager"

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::decode::config::SamplerConfig;
+use crate::decode::contrast::ContrastKnobs;
 use crate::model::tokenizer::Tok;
 use crate::model::{default_model_path, Dtype};
 
@@ -147,9 +148,33 @@ pub struct KnobArgs {
     #[arg(long, value_name = "ID=F", value_parser = parse_bias, allow_hyphen_values = true)]
     pub logit_bias: Vec<(u32, f32)>,
     /// Stage order, comma-separated (default:
-    /// logit_bias,bans,no_repeat_ngram,penalties,temperature,top_k,top_p,min_p,typical_p,epsilon,eta).
+    /// dola,contrast,logit_bias,penalties,no_repeat_ngram,bans,temperature,top_k,top_p,min_p,typical_p,epsilon,eta).
     #[arg(long, value_name = "ORDER", value_delimiter = ',')]
     pub samplers: Option<Vec<String>>,
+    /// Contrastive decoding (Li et al. 2023) against this amateur: `self:L` (the target's own
+    /// first L layers, then its final norm and head) or a GGUF file / Hugging Face directory
+    /// of a smaller model with the same vocabulary. Scores log p_expert − log p_amateur over
+    /// the tokens with p_expert ≥ cd-alpha × the best.
+    #[arg(long, value_name = "SPEC")]
+    pub amateur: Option<String>,
+    /// Contrastive decoding's plausibility cut α, in (0, 1].
+    #[arg(long, value_name = "A", default_value_t = 0.1, allow_hyphen_values = true)]
+    pub cd_alpha: f32,
+    /// The amateur's temperature τ (the paper uses 0.5).
+    #[arg(long, value_name = "T", default_value_t = 0.5, allow_hyphen_values = true)]
+    pub amateur_temperature: f32,
+    /// DoLa (Chuang et al. 2024): contrast the final layer with the premature layer of largest
+    /// divergence among `low` (the lower half), `high` (the upper half) or L1,L2,... (0 = the
+    /// embedding output), as Hugging Face chooses them. As Hugging Face advises, add
+    /// --repetition-penalty 1.2 (DoLa alone tends to repeat itself).
+    #[arg(long, value_name = "LAYERS")]
+    pub dola_layers: Option<String>,
+    /// Contrastive search (Su et al. 2022) with this α in [0, 1]: runs when α > 0 and
+    /// --top-k K > 1, choosing among the K most probable tokens by (1 − α)·p − α·(largest
+    /// cosine similarity of its hidden state to the context's). The K candidates run in one
+    /// batched forward.
+    #[arg(long, value_name = "A", allow_hyphen_values = true)]
+    pub penalty_alpha: Option<f32>,
 }
 
 fn parse_bias(s: &str) -> Result<(u32, f32), String> {
@@ -195,6 +220,17 @@ impl KnobArgs {
         if let Some(order) = &self.samplers {
             c.order = order.iter().map(|s| s.trim().to_string()).collect();
         }
+        if let Some(spec) = &self.amateur {
+            c.contrast = Some(ContrastKnobs {
+                alpha: self.cd_alpha,
+                amateur_temperature: self.amateur_temperature,
+                amateur_layer: self_layer(spec)?,
+            });
+        }
+        if let Some(d) = &self.dola_layers {
+            c.dola_layers = Some(d.parse().map_err(CliError::usage)?);
+        }
+        c.penalty_alpha = self.penalty_alpha;
         if let Some(tok) = tok {
             for s in &self.ban {
                 c.bad_words.extend(ban_variants(tok, s)?);
@@ -202,6 +238,55 @@ impl KnobArgs {
         }
         c.validate().map_err(CliError::usage)?;
         Ok(c)
+    }
+}
+
+impl KnobArgs {
+    /// The amateur model to load for contrastive decoding (`--amateur PATH`), checked to exist.
+    pub fn amateur_model(&self) -> Result<Option<PathBuf>, CliError> {
+        match &self.amateur {
+            Some(spec) if self_layer(spec)?.is_none() => {
+                let p = PathBuf::from(spec);
+                if !p.exists() {
+                    return Err(CliError::usage(format!(
+                        "--amateur {spec}: no such model file or directory (or give self:L)"
+                    )));
+                }
+                Ok(Some(p))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Loads `--amateur PATH` into the session's amateur role (same precision as the target).
+    pub fn attach_amateur(
+        &self,
+        model: &ModelArgs,
+        session: &mut crate::engine::session::Session,
+    ) -> Result<(), CliError> {
+        if let Some(p) = self.amateur_model()? {
+            let lm = crate::model::load(&p, model.dtype.into(), &mut |_, _| {})?;
+            session.attach(crate::engine::roles::Role::Amateur, lm)?;
+        }
+        Ok(())
+    }
+
+    /// Whether a method that needs the session's step loop (contrasts, contrastive search) is on.
+    pub fn contrasts(&self) -> bool {
+        self.amateur.is_some() || self.dola_layers.is_some() || self.penalty_alpha.is_some()
+    }
+}
+
+/// `Some(L)` for `self:L`, `None` for a path.
+fn self_layer(spec: &str) -> Result<Option<usize>, CliError> {
+    match spec.strip_prefix("self:") {
+        Some(l) => l.trim().parse().map(Some).map_err(|_| {
+            CliError::usage(format!("--amateur {spec}: L must be a layer count (self:L)"))
+        }),
+        None if spec.is_empty() => Err(CliError::usage(
+            "--amateur is empty: give self:L or a model path",
+        )),
+        None => Ok(None),
     }
 }
 

@@ -101,6 +101,11 @@ pub fn run(
             "--prompt is empty: give some text to continue",
         ));
     }
+    if knobs.contrasts() {
+        return Err(CliError::usage(
+            "--beams does not combine with --amateur, --dola-layers or --penalty-alpha",
+        ));
+    }
     let mut cfg = b.config(knobs, max_new_tokens)?;
     let path = model.prepare()?;
     let lm = load(&path, model.dtype.into(), &mut |_, _| {})?;

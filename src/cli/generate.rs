@@ -5,7 +5,7 @@ use std::io::Write;
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::decode::trace::TRACE_CANDIDATES;
+use crate::decode::trace::{StageDetail, TRACE_CANDIDATES};
 use crate::engine::protocol::StepRecord;
 use crate::engine::run::SpecRun;
 use crate::engine::session::{EngineError, Session};
@@ -66,6 +66,7 @@ pub fn run(a: GenerateArgs) -> Result<(), CliError> {
     let lm = load(&path, a.model.dtype.into(), &mut |_, _| {})?;
     let config = a.knobs.to_config(Some(&lm.tok))?;
     let mut s = Session::new(lm, &a.prompt, config)?;
+    a.knobs.attach_amateur(&a.model, &mut s)?;
     let mut spec = match spec_cfg {
         Some(cfg) => {
             a.spec.attach(&cfg, &a.model, &mut s)?;
@@ -156,9 +157,15 @@ pub fn step_json(rec: &StepRecord, top: usize, s: &Session) -> Value {
         "entropy": t.entropy_raw,
         "top": t.candidates.iter().take(top).map(|c| json!({
             "id": c.id, "token": tok.display(c.id), "logprob": ln(c.raw_p)})).collect::<Vec<_>>(),
-        "stages": t.stages.iter().map(|st| json!({
-            "name": st.name, "params": st.params, "kept": st.kept, "mass": st.mass,
-            "threshold": st.threshold, "cutoff_rank": st.cutoff_rank})).collect::<Vec<_>>(),
+        "stages": t.stages.iter().map(|st| {
+            let mut v = json!({
+                "name": st.name, "params": st.params, "kept": st.kept, "mass": st.mass,
+                "threshold": st.threshold, "cutoff_rank": st.cutoff_rank});
+            if let Some(d) = &st.detail {
+                v["detail"] = detail_json(d, tok);
+            }
+            v
+        }).collect::<Vec<_>>(),
         "final_top": t.final_top.iter().take(top).map(|&(id, p)| json!({
             "id": id, "token": tok.display(id), "prob": p})).collect::<Vec<_>>(),
         "chosen": {"id": t.chosen.id, "raw_prob": t.chosen.raw_prob,
@@ -170,4 +177,30 @@ pub fn step_json(rec: &StepRecord, top: usize, s: &Session) -> Value {
         "kept": t.kept,
         "kept_mass": t.kept_mass,
     })
+}
+
+/// A contrast stage's per-candidate scores, with token texts.
+fn detail_json(d: &StageDetail, tok: &crate::model::tokenizer::Tok) -> Value {
+    match d {
+        StageDetail::Contrast {
+            rows,
+            premature_layer,
+            divergence,
+        } => {
+            let mut v = json!({"candidates": rows.iter().map(|r| json!({
+                "id": r.id, "token": tok.display(r.id), "expert": r.expert,
+                "amateur": r.amateur, "contrast": r.contrast})).collect::<Vec<_>>()});
+            if let Some(l) = premature_layer {
+                v["premature_layer"] = json!(l);
+                v["divergence"] = json!(divergence
+                    .iter()
+                    .map(|&(layer, d)| json!({"layer": layer, "jsd": d}))
+                    .collect::<Vec<_>>());
+            }
+            v
+        }
+        StageDetail::Search { rows } => json!({"candidates": rows.iter().map(|r| json!({
+            "id": r.id, "token": tok.display(r.id), "confidence": r.prob,
+            "degeneration_penalty": r.penalty, "score": r.score})).collect::<Vec<_>>()}),
+    }
 }

@@ -1,9 +1,12 @@
 //! `logitscope inspect attention`: a prompt's attention probabilities for one layer, every
-//! head (the exact full matrix, for parity checks against Hugging Face).
+//! head (the exact full matrix, for parity checks against Hugging Face); `inspect lens`: the
+//! logit lens of every layer at every position of a prompt.
 
 use clap::{Args, Subcommand};
 use serde_json::json;
 
+use crate::decode::contrast::lens::LensGrid;
+use crate::model::lens::prompt_lens;
 use crate::model::load;
 use crate::model::taps::prompt_attention;
 
@@ -20,6 +23,23 @@ pub struct InspectArgs {
 enum Inspect {
     /// Attention probabilities of one layer over the prompt, every head.
     Attention(AttentionArgs),
+    /// The logit lens: for every layer and position, the top-5 tokens the model would
+    /// predict if it stopped after that layer (its head applied to its final norm of the
+    /// residual stream), the entropy and KL(final ‖ layer).
+    Lens(LensArgs),
+}
+
+#[derive(Debug, Args)]
+struct LensArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// The text to read.
+    #[arg(long)]
+    prompt: String,
+    /// Print JSON: {"tokens", "layers": [{"layer", "positions": [{"top": [{"id", "token",
+    /// "logprob"}], "entropy", "kl_to_final"}]}]}.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -38,7 +58,10 @@ struct AttentionArgs {
 }
 
 pub fn run(a: InspectArgs) -> Result<(), CliError> {
-    let Inspect::Attention(a) = a.what;
+    let a = match a.what {
+        Inspect::Attention(a) => a,
+        Inspect::Lens(a) => return lens(a),
+    };
     if a.prompt.is_empty() {
         return Err(CliError::usage("--prompt is empty"));
     }
@@ -72,6 +95,59 @@ pub fn run(a: InspectArgs) -> Result<(), CliError> {
             let row: Vec<String> = lower(h, q).iter().map(|p| format!("{p:.3}")).collect();
             println!("{tok:>12} {}", row.join(" "));
         }
+    }
+    Ok(())
+}
+
+fn lens(a: LensArgs) -> Result<(), CliError> {
+    if a.prompt.is_empty() {
+        return Err(CliError::usage("--prompt is empty"));
+    }
+    let path = a.model.prepare()?;
+    let lm = load(&path, a.model.dtype.into(), &mut |_, _| {})?;
+    let ids = lm.tok.encode(&a.prompt)?;
+    if ids.is_empty() {
+        return Err(CliError::usage("the prompt has no tokens"));
+    }
+    let layers = lm.model.config().layers;
+    let mut grid = LensGrid::new((1..=layers).collect());
+    prompt_lens(&lm.model, &ids, |t, col| grid.push_column(t, &col))?;
+    let tokens: Vec<String> = ids.iter().map(|&i| lm.tok.display(i)).collect();
+    if a.json {
+        let layers: Vec<_> = grid
+            .layers
+            .iter()
+            .zip(&grid.cells)
+            .map(|(l, row)| {
+                let positions: Vec<_> = row
+                    .iter()
+                    .map(|c| {
+                        json!({"top": c.top.iter().map(|&(id, lp)| json!({
+                            "id": id, "token": lm.tok.display(id), "logprob": lp}))
+                            .collect::<Vec<_>>(),
+                            "entropy": c.entropy, "kl_to_final": c.kl_to_final})
+                    })
+                    .collect();
+                json!({"layer": l, "positions": positions})
+            })
+            .collect();
+        println!("{}", json!({"tokens": tokens, "ids": ids, "layers": layers}));
+        return Ok(());
+    }
+    // A layer × position table of each cell's top token.
+    let width = 10;
+    let cell = |s: &str| {
+        let s: String = s.chars().take(width - 1).collect();
+        format!("{s:<width$}")
+    };
+    let head: String = tokens.iter().map(|t| cell(t)).collect();
+    println!("{:>6}  {head}", "layer");
+    for (l, row) in grid.layers.iter().zip(&grid.cells) {
+        let line: String = row
+            .iter()
+            .map(|c| cell(&c.top.first().map_or(String::new(), |&(id, _)| lm.tok.display(id))))
+            .collect();
+        println!("{l:>6}  {line}");
     }
     Ok(())
 }

@@ -61,6 +61,7 @@ pub fn run(a: TuiArgs) -> Result<(), CliError> {
     let lm = lm?;
     let config = a.knobs.to_config(Some(&lm.tok))?;
     let mut session = Session::new(lm, &prompt, config)?;
+    a.knobs.attach_amateur(&a.model, &mut session)?;
     if let Some(cfg) = &spec {
         a.spec.attach(cfg, &a.model, &mut session)?;
     }

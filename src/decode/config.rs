@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::contrast::{ContrastKnobs, DolaLayers};
 use super::stage::{DEFAULT_ORDER, STAGE_NAMES};
 
 /// Every knob of the sampler chain. `None` (or the neutral value) disables a stage.
@@ -36,6 +37,16 @@ pub struct SamplerConfig {
     /// Least number of candidates every truncation stage keeps (HF `min_tokens_to_keep`).
     #[serde(default = "one")]
     pub min_keep: usize,
+    /// Contrastive decoding against the session's amateur.
+    #[serde(default)]
+    pub contrast: Option<ContrastKnobs>,
+    /// DoLa over these premature layers.
+    #[serde(default)]
+    pub dola_layers: Option<DolaLayers>,
+    /// Contrastive search's α: it runs when `> 0` and `top_k > 1` (Hugging Face's switch),
+    /// choosing among the top-k by confidence minus degeneration penalty.
+    #[serde(default)]
+    pub penalty_alpha: Option<f32>,
 }
 
 fn one() -> usize {
@@ -64,6 +75,9 @@ impl Default for SamplerConfig {
             order: DEFAULT_ORDER.iter().map(|s| s.to_string()).collect(),
             seed: 0,
             min_keep: 1,
+            contrast: None,
+            dola_layers: None,
+            penalty_alpha: None,
         }
     }
 }
@@ -72,6 +86,14 @@ impl SamplerConfig {
     /// Whether the choice is greedy (`greedy`, or temperature 0).
     pub fn is_greedy(&self) -> bool {
         self.greedy || self.temperature == 0.0
+    }
+
+    /// Whether contrastive search chooses the tokens (`penalty_alpha > 0` and `top_k > 1`).
+    pub fn contrastive_search(&self) -> Option<(f32, usize)> {
+        match (self.penalty_alpha, self.top_k) {
+            (Some(a), Some(k)) if a > 0.0 && k > 1 => Some((a, k)),
+            _ => None,
+        }
     }
 
     /// Rejects impossible values with a one-line message naming the knob and the value.
@@ -107,6 +129,18 @@ impl SamplerConfig {
         if self.no_repeat_ngram == Some(0) {
             return Err("no_repeat_ngram must be >= 1, got 0".into());
         }
+        if let Some(k) = self.contrast {
+            if !(k.alpha > 0.0 && k.alpha <= 1.0) {
+                return Err(format!("cd_alpha must be in (0, 1], got {}", k.alpha));
+            }
+            let t = k.amateur_temperature;
+            if !(t > 0.0 && t.is_finite()) {
+                return Err(format!("amateur_temperature must be > 0, got {t}"));
+            }
+        }
+        check(self.penalty_alpha, "penalty_alpha", "[0, 1]", |x| {
+            (0.0..=1.0).contains(&x)
+        })?;
         if self.min_keep == 0 {
             return Err("min_keep must be >= 1, got 0".into());
         }

@@ -27,6 +27,7 @@ impl Stage for Temperature {
         Effect {
             threshold: Some(self.t),
             prefix: false,
+            detail: None,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod bans;
 pub mod beam;
 pub mod candidates;
 pub mod config;
+pub mod contrast;
 pub mod edit;
 pub mod error;
 pub mod math;

@@ -4,11 +4,14 @@ use super::candidates::{Candidate, Candidates};
 use super::config::SamplerConfig;
 use super::error::DecodeError;
 use super::math::best_of;
-use super::trace::StageTrace;
-use super::{bans, edit, penalties, truncate, typical};
+use super::contrast::{Dola, Signals};
+use super::trace::{StageDetail, StageTrace};
+use super::{bans, contrast, edit, penalties, truncate, typical};
 
 /// Every stage name, as used in `--samplers` and [`SamplerConfig::order`].
-pub const STAGE_NAMES: [&str; 11] = [
+pub const STAGE_NAMES: [&str; 13] = [
+    "dola",
+    "contrast",
     "logit_bias",
     "penalties",
     "no_repeat_ngram",
@@ -22,7 +25,9 @@ pub const STAGE_NAMES: [&str; 11] = [
     "eta",
 ];
 
-/// The default order: Hugging Face `generate`'s `LogitsProcessorList` order.
+/// The default order: the two contrasts first (each replaces the model's logits by a
+/// contrast score over its plausible set, as Hugging Face's DoLa does before its processors),
+/// then Hugging Face `generate`'s `LogitsProcessorList` order.
 ///
 /// Processors that edit or forbid logits come first (sequence bias, repetition penalty,
 /// no-repeat n-gram, bad words), then temperature, then the truncation warpers in HF's order
@@ -30,20 +35,35 @@ pub const STAGE_NAMES: [&str; 11] = [
 /// the model's), and truncation must see the tempered distribution it will sample from.
 /// llama.cpp's default chain is the same shape (penalties, ..., top-k, typical, top-p, min-p,
 /// temperature last, which differs only in where temperature sits).
-pub const DEFAULT_ORDER: [&str; 11] = STAGE_NAMES;
+pub const DEFAULT_ORDER: [&str; 13] = STAGE_NAMES;
 
-/// The token sequence a step continues: prompt then generated ids.
+/// The token sequence a step continues: prompt then generated ids, and the model-side
+/// signals the contrast stages read.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct History<'a> {
     /// Prompt and generated ids, in order.
     pub tokens: &'a [u32],
     /// How many leading `tokens` are the prompt.
     pub prompt_len: usize,
+    /// What the engine computed besides the target's logits (amateur, premature layers).
+    pub signals: Option<&'a Signals>,
 }
 
 impl<'a> History<'a> {
     pub fn new(tokens: &'a [u32], prompt_len: usize) -> Self {
-        History { tokens, prompt_len }
+        History {
+            tokens,
+            prompt_len,
+            signals: None,
+        }
+    }
+
+    /// The same history with the step's signals.
+    pub fn with_signals(self, signals: &'a Signals) -> Self {
+        History {
+            signals: Some(signals),
+            ..self
+        }
     }
 
     /// The generated part (after the prompt).
@@ -53,13 +73,15 @@ impl<'a> History<'a> {
 }
 
 /// What a stage reports besides the candidates it kept.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Effect {
     /// The threshold applied, in the stage's own unit.
     pub threshold: Option<f32>,
     /// Whether the kept set is a prefix of the entering rank order (then the trace reports a
     /// cutoff rank).
     pub prefix: bool,
+    /// Per-candidate scores of stages that compute more than a cut (the contrasts).
+    pub detail: Option<StageDetail>,
 }
 
 /// One step of the chain: edits logits or drops candidates.
@@ -87,6 +109,18 @@ pub fn build_stage(name: &str, cfg: &SamplerConfig) -> Result<Option<Box<dyn Sta
     let min_keep = cfg.min_keep.max(1);
     let active = |v: Option<f32>, neutral: f32| v.filter(|&x| x != neutral);
     let stage: Option<Box<dyn Stage>> = match name {
+        "dola" => cfg.dola_layers.clone().map(|layers| {
+            Box::new(Dola {
+                layers,
+                min_keep: 1,
+            }) as Box<dyn Stage>
+        }),
+        "contrast" => cfg.contrast.map(|k| {
+            Box::new(contrast::Contrastive {
+                knobs: k,
+                min_keep: 1,
+            }) as Box<dyn Stage>
+        }),
         "logit_bias" => (!cfg.logit_bias.is_empty())
             .then(|| Box::new(edit::LogitBias::new(&cfg.logit_bias)) as Box<dyn Stage>),
         "penalties" => {
@@ -186,6 +220,7 @@ impl Chain {
                 cutoff_rank: effect.prefix.then_some(kept - 1),
                 threshold: effect.threshold,
                 removed_best: best_ids(c.removed(), 5),
+                detail: effect.detail,
             });
         }
         c.clear_removed();

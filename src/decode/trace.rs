@@ -24,6 +24,52 @@ pub struct StageTrace {
     pub threshold: Option<f32>,
     /// Up to 5 of the most probable ids this stage removed (under the entering distribution).
     pub removed_best: Vec<u32>,
+    /// Per-candidate scores of the contrast stages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<StageDetail>,
+}
+
+/// What a contrast stage computed for its candidates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StageDetail {
+    /// Contrastive decoding or DoLa: the kept candidates, best contrast first.
+    Contrast {
+        rows: Vec<ContrastRow>,
+        /// DoLa: the premature layer chosen for this step.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        premature_layer: Option<usize>,
+        /// DoLa: the divergence of every candidate layer from the final one, as
+        /// `(layer, divergence)`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        divergence: Vec<(usize, f32)>,
+    },
+    /// Contrastive search: the top-k candidates in rank order.
+    Search { rows: Vec<SearchRow> },
+}
+
+/// One candidate of a contrast: the two log-probabilities and their difference (the new logit).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ContrastRow {
+    pub id: u32,
+    /// Log-probability under the expert (contrastive decoding) or the final layer (DoLa).
+    pub expert: f32,
+    /// Log-probability under the amateur (at its temperature) or the premature layer.
+    pub amateur: f32,
+    /// `expert - amateur`.
+    pub contrast: f32,
+}
+
+/// One candidate of contrastive search.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SearchRow {
+    pub id: u32,
+    /// Model confidence: its probability after the processors.
+    pub prob: f32,
+    /// Degeneration penalty: the largest cosine between its hidden state and the context's.
+    pub penalty: f32,
+    /// `(1 - alpha) * prob - alpha * penalty`.
+    pub score: f32,
 }
 
 /// One candidate of the step as the views show it: the most probable tokens under the raw

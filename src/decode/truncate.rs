@@ -9,6 +9,7 @@ use super::stage::{Effect, History, Stage};
 const PREFIX: Effect = Effect {
     threshold: None,
     prefix: true,
+    detail: None,
 };
 
 /// Keeps the `max(k, min_keep)` most likely candidates (HF `TopKLogitsWarper`). Ties with the
@@ -67,6 +68,7 @@ impl Stage for TopP {
         Effect {
             threshold: Some(self.p),
             prefix: true,
+            detail: None,
         }
     }
 }
@@ -107,6 +109,7 @@ impl Stage for MinP {
         Effect {
             threshold: Some(threshold),
             prefix: true,
+            detail: None,
         }
     }
 }
@@ -133,6 +136,7 @@ impl Stage for Epsilon {
         Effect {
             threshold: Some(self.epsilon),
             prefix: true,
+            detail: None,
         }
     }
 }
@@ -161,6 +165,7 @@ impl Stage for Eta {
         Effect {
             threshold: Some(cutoff),
             prefix: true,
+            detail: None,
         }
     }
 }

@@ -60,6 +60,7 @@ impl Stage for Typical {
         Effect {
             threshold: Some(threshold as f32),
             prefix: false,
+            detail: None,
         }
     }
 }

@@ -22,6 +22,7 @@ use super::protocol::{ModelInfo, StepRecord};
 use super::roles::RoleModel;
 
 mod capture;
+mod contrast;
 mod logits;
 mod record;
 mod snapshot;
@@ -29,6 +30,7 @@ mod speculative;
 
 pub(crate) use capture::run_tokens;
 
+use contrast::StepAux;
 use logits::{LogitStore, LogitsRef};
 use record::{forced_choice, temperature_sweep};
 
@@ -48,6 +50,8 @@ pub enum EngineError {
 struct Timeline {
     steps: Vec<Arc<StepRecord>>,
     logits: Vec<LogitsRef>,
+    /// What each step kept besides its logits (residual streams, the amateur's logits).
+    aux: Vec<StepAux>,
     /// Step at which this timeline departs from the one it was cut from.
     fork_step: usize,
 }
@@ -70,6 +74,8 @@ pub struct Session {
     sampler: Sampler,
     /// Logits predicting the token after the current timeline, when computed.
     pending: Option<Vec<f32>>,
+    /// The residual streams at the last position of the forward that made `pending`.
+    pending_rows: Option<Vec<f32>>,
     pending_forward_ms: f32,
     /// Decode timings (ms) of recent single-token forwards.
     recent_ms: Vec<f32>,
@@ -81,6 +87,11 @@ pub struct Session {
     roles: Vec<RoleModel>,
     /// Every step's raw logits, exact.
     store: LogitStore,
+    /// Every step's residual streams at its last position, exact (`(L + 1) · d` each).
+    rows: LogitStore,
+    /// Contrastive search: the final-normed last-layer hidden states of the timeline's
+    /// tokens, flattened `[T · d]`.
+    search_context: Option<Vec<f32>>,
 }
 
 impl Session {
@@ -90,6 +101,7 @@ impl Session {
         let vocab = Arc::new(lm.tok.display_vocab());
         let vocab_len = lm.model.config().vocab_size;
         let cfg = lm.model.config();
+        let rows_len = (cfg.layers + 1) * cfg.hidden;
         let info = Arc::new(ModelInfo {
             name: lm.name(),
             params: cfg.param_count(),
@@ -116,6 +128,9 @@ impl Session {
             trail: AttentionTrail::default(),
             roles: Vec::new(),
             store: LogitStore::new(vocab_len),
+            rows: LogitStore::new(rows_len),
+            search_context: None,
+            pending_rows: None,
         };
         s.set_prompt(prompt)?;
         Ok(s)
@@ -187,12 +202,14 @@ impl Session {
         self.cache = self.lm.model.new_cache_with(self.cache.policy());
         self.trail.truncate(0);
         self.pending = None;
+        self.search_context = None;
         self.sampler.seek(0);
         Ok(())
     }
 
     /// New knobs for the steps to come.
     pub fn set_config(&mut self, config: SamplerConfig) -> Result<(), EngineError> {
+        self.check_contrast(&config)?;
         let mut sampler = Sampler::new(&config).map_err(EngineError::Invalid)?;
         sampler.seek(self.steps().len() as u64);
         self.sampler = sampler;
@@ -213,7 +230,7 @@ impl Session {
         }
         let have = self.cache.next_position();
         let t0 = Instant::now();
-        let logits = self.run_missing(tokens)?;
+        let ran = self.run_missing(tokens)?;
         let ms = t0.elapsed().as_secs_f32() * 1e3;
         if have == 0 {
             self.prefill_ms = ms;
@@ -224,7 +241,8 @@ impl Session {
             }
         }
         self.pending_forward_ms = ms;
-        self.pending = Some(logits);
+        self.pending = Some(ran.logits);
+        self.pending_rows = ran.rows;
         Ok(())
     }
 
@@ -233,22 +251,32 @@ impl Session {
         if self.finished() {
             return Err(EngineError::Finished);
         }
+        if let Some((alpha, k)) = self.config().contrastive_search() {
+            return self.search_step(alpha, k);
+        }
         let tokens = self.tokens();
         self.ensure_pending(&tokens)?;
         let logits = self.pending.take().unwrap_or_default();
-        let history = History::new(&tokens, self.prompt_ids.len());
+        let (signals, aux) = self.pending_signals(&tokens)?;
+        let history = History::new(&tokens, self.prompt_ids.len()).with_signals(&signals);
         let index = self.steps().len();
         self.sampler.seek(index as u64);
         let trace = self
             .sampler
             .step(&logits, history)
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
-        Ok(self.push_step(trace, &logits, self.pending_forward_ms))
+        Ok(self.push_step(trace, &logits, aux, self.pending_forward_ms))
     }
 
     /// Appends the step whose token is `trace.chosen` to the current timeline, with its
-    /// logits kept exactly.
-    fn push_step(&mut self, trace: StepTrace, logits: &[f32], forward_ms: f32) -> Arc<StepRecord> {
+    /// logits (and what else it kept) stored exactly.
+    fn push_step(
+        &mut self,
+        trace: StepTrace,
+        logits: &[f32],
+        aux: StepAux,
+        forward_ms: f32,
+    ) -> Arc<StepRecord> {
         let index = self.steps().len();
         let config = self.sampler.config().clone();
         let record = Arc::new(self.record(index, trace, logits, config, forward_ms));
@@ -256,6 +284,7 @@ impl Session {
         let tl = &mut self.timelines[self.current];
         tl.steps.push(record.clone());
         tl.logits.push(r);
+        tl.aux.push(aux);
         record
     }
 
@@ -275,13 +304,14 @@ impl Session {
         let tokens = self.tokens();
         self.ensure_pending(&tokens)?;
         let logits = self.pending.take().unwrap_or_default();
-        let history = History::new(&tokens, self.prompt_ids.len());
+        let (signals, aux) = self.pending_signals(&tokens)?;
+        let history = History::new(&tokens, self.prompt_ids.len()).with_signals(&signals);
         let mut trace = self
             .sampler
             .replay(&logits, history, None)
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
         trace.chosen = forced_choice(&logits, &trace, token_id);
-        let record = self.push_step(trace, &logits, self.pending_forward_ms);
+        let record = self.push_step(trace, &logits, aux, self.pending_forward_ms);
         self.sampler.seek(self.steps().len() as u64);
         Ok(record)
     }
@@ -325,6 +355,15 @@ impl Session {
         Ok((logits.to_vec(), history))
     }
 
+    /// What step `step` of the current timeline kept besides its logits.
+    fn cached_aux(&self, step: usize) -> StepAux {
+        self.timelines[self.current]
+            .aux
+            .get(step)
+            .copied()
+            .unwrap_or_default()
+    }
+
     /// Step `step` re-run through the chain under `config` (same draw; no model call).
     pub fn preview(
         &self,
@@ -333,6 +372,7 @@ impl Session {
     ) -> Result<Arc<StepRecord>, EngineError> {
         let sampler = Sampler::new(config).map_err(EngineError::Invalid)?;
         let (logits, history) = self.cached(step)?;
+        let signals = self.signals_for(config, self.cached_aux(step))?;
         let old = &self.steps()[step];
         let draw = old
             .trace
@@ -342,7 +382,7 @@ impl Session {
         let trace = sampler
             .replay(
                 &logits,
-                History::new(&history, self.prompt_ids.len()),
+                History::new(&history, self.prompt_ids.len()).with_signals(&signals),
                 Some(draw),
             )
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
@@ -368,6 +408,7 @@ impl Session {
         let mut tl = Timeline {
             steps: old.steps[..step].to_vec(),
             logits: old.logits[..=step].to_vec(),
+            aux: old.aux[..=step].to_vec(),
             fork_step: step,
         };
         tl.steps.push(Arc::new(rec));
@@ -385,6 +426,7 @@ impl Session {
         self.timelines.push(Timeline {
             steps: old.steps[..step].to_vec(),
             logits: old.logits[..step].to_vec(),
+            aux: old.aux[..step].to_vec(),
             fork_step: step,
         });
         self.switch_branch(self.timelines.len() - 1)?;
@@ -405,6 +447,7 @@ impl Session {
         let keep = common.min(new.len().saturating_sub(1));
         self.rollback(keep);
         self.pending = None;
+        self.search_context = None;
         self.sampler.seek(self.steps().len() as u64);
         Ok(())
     }

@@ -7,7 +7,7 @@ use super::config::ModelConfig;
 use super::error::ModelError;
 use super::ops::{attention, layer_norm, Linear};
 use super::weights::Weights;
-use super::{ForwardOptions, ForwardOutput, LogitsWanted};
+use super::{ForwardOptions, ForwardOutput, HiddenTap, LogitsWanted};
 
 struct Block {
     ln1: (Tensor, Tensor),
@@ -90,6 +90,8 @@ impl Gpt2 {
         let pos = self.wpe.narrow(0, start, t);
         let mut x = Tensor::embedding(&self.wte, tokens, -1, false, false) + pos;
         let mut attentions = Vec::new();
+        let mut tap = HiddenTap::new(opts.hidden);
+        tap.push(&x);
         let depth = opts.exit_after.unwrap_or(self.blocks.len());
         for (i, blk) in self.blocks.iter().take(depth).enumerate() {
             let hdn = layer_norm(&x, &blk.ln1.0, &blk.ln1.1, eps);
@@ -109,6 +111,7 @@ impl Gpt2 {
             let hdn = layer_norm(&x, &blk.ln2.0, &blk.ln2.1, eps);
             let m = blk.fc.forward(&hdn).gelu("tanh");
             x += blk.out.forward(&m);
+            tap.push(&x);
         }
         let x = match opts.logits {
             LogitsWanted::Last => x.select(1, t - 1),
@@ -118,6 +121,24 @@ impl Gpt2 {
         ForwardOutput {
             logits: x.linear::<Tensor>(&self.wte, None).to_kind(Kind::Float),
             attentions,
+            hidden: tap.finish(),
         }
+    }
+
+    /// Final layer norm in the compute precision, returned as f32.
+    pub(crate) fn norm(&self, rows: &Tensor) -> Tensor {
+        let x = rows.to_kind(self.wte.kind());
+        layer_norm(&x, &self.ln_f.0, &self.ln_f.1, self.cfg.norm_eps).to_kind(Kind::Float)
+    }
+
+    /// The (tied) head applied to `rows`, after the final norm when `normed`.
+    pub(crate) fn lens(&self, rows: &Tensor, normed: bool) -> Tensor {
+        let x = rows.to_kind(self.wte.kind());
+        let x = if normed {
+            layer_norm(&x, &self.ln_f.0, &self.ln_f.1, self.cfg.norm_eps)
+        } else {
+            x
+        };
+        x.linear::<Tensor>(&self.wte, None).to_kind(Kind::Float)
     }
 }

@@ -7,7 +7,7 @@ use super::config::ModelConfig;
 use super::error::ModelError;
 use super::ops::{attention, rms_norm, Compute, Linear, Rope};
 use super::weights::Weights;
-use super::{ForwardOptions, ForwardOutput, LogitsWanted};
+use super::{ForwardOptions, ForwardOutput, HiddenTap, LogitsWanted};
 
 struct Layer {
     attn_norm: Tensor,
@@ -117,6 +117,8 @@ impl Llama {
         let eps = self.cfg.norm_eps;
         let mut x = Tensor::embedding(&self.embed, tokens, -1, false, false);
         let mut attentions = Vec::new();
+        let mut tap = HiddenTap::new(opts.hidden);
+        tap.push(&x);
         let depth = opts.exit_after.unwrap_or(self.layers.len());
         for (i, l) in self.layers.iter().take(depth).enumerate() {
             let hdn = rms_norm(&x, &l.attn_norm, eps);
@@ -144,6 +146,7 @@ impl Llama {
             let f = self.cfg.intermediate as i64;
             let act = gu.narrow(2, 0, f).silu() * gu.narrow(2, f, f);
             x += l.down.forward(&act);
+            tap.push(&x);
         }
         let x = match opts.logits {
             LogitsWanted::Last => x.select(1, t - 1),
@@ -153,6 +156,24 @@ impl Llama {
         ForwardOutput {
             logits: self.head.forward(&x).to_kind(Kind::Float),
             attentions,
+            hidden: tap.finish(),
         }
+    }
+
+    /// Final norm in the compute precision, returned as f32.
+    pub(crate) fn norm(&self, rows: &Tensor) -> Tensor {
+        rms_norm(&rows.to_kind(self.norm.kind()), &self.norm, self.cfg.norm_eps)
+            .to_kind(Kind::Float)
+    }
+
+    /// The head applied to `rows`, after the final norm when `normed`.
+    pub(crate) fn lens(&self, rows: &Tensor, normed: bool) -> Tensor {
+        let x = rows.to_kind(self.norm.kind());
+        let x = if normed {
+            rms_norm(&x, &self.norm, self.cfg.norm_eps)
+        } else {
+            x
+        };
+        self.head.forward(&x).to_kind(Kind::Float)
     }
 }

@@ -9,6 +9,7 @@ pub mod detok;
 pub mod error;
 pub mod gguf;
 pub mod gpt2;
+pub mod lens;
 pub mod llama;
 mod ops;
 pub mod perplexity;
@@ -53,6 +54,19 @@ pub struct ForwardOptions {
     /// Run only the first `L` blocks, then the final norm and head (early exit, the logit
     /// lens of block `L`); only those blocks' caches are appended to. `None`: every block.
     pub exit_after: Option<usize>,
+    /// Which positions' residual streams to return (after the embedding and every block).
+    pub hidden: HiddenWanted,
+}
+
+/// Which positions' residual streams a forward returns (see [`ForwardOutput::hidden`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HiddenWanted {
+    /// None: the plain path, no extra work.
+    None,
+    /// The last position only: `(L + 1) · d` floats per sequence.
+    Last,
+    /// Every position of the chunk: `T · (L + 1) · d` floats per sequence.
+    All,
 }
 
 impl ForwardOptions {
@@ -61,12 +75,14 @@ impl ForwardOptions {
         logits: LogitsWanted::Last,
         capture_attention: false,
         exit_after: None,
+        hidden: HiddenWanted::None,
     };
     /// Logits at every position, no attention capture.
     pub const ALL: ForwardOptions = ForwardOptions {
         logits: LogitsWanted::All,
         capture_attention: false,
         exit_after: None,
+        hidden: HiddenWanted::None,
     };
 }
 
@@ -76,6 +92,42 @@ pub struct ForwardOutput {
     pub logits: Tensor,
     /// Per layer `[batch, heads, T, slots]` attention probabilities (f32), when captured.
     pub attentions: Vec<Tensor>,
+    /// The residual stream, f32 `[batch, T', L + 1, d]` (`T'` = 1 or T per
+    /// [`HiddenWanted`]): index 0 is the embedding output, index `l` the stream after block
+    /// `l`, before the final norm. `None` unless asked for.
+    pub hidden: Option<Tensor>,
+}
+
+/// Collects the residual stream after the embedding and each block for [`HiddenWanted`].
+pub(crate) struct HiddenTap {
+    wanted: HiddenWanted,
+    rows: Vec<Tensor>,
+}
+
+impl HiddenTap {
+    pub(crate) fn new(wanted: HiddenWanted) -> Self {
+        HiddenTap {
+            wanted,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Records `x` (`[batch, T, d]`), the stream at the next depth.
+    pub(crate) fn push(&mut self, x: &Tensor) {
+        match self.wanted {
+            HiddenWanted::None => {}
+            HiddenWanted::Last => {
+                let t = x.size()[1];
+                self.rows.push(x.narrow(1, t - 1, 1).to_kind(Kind::Float));
+            }
+            HiddenWanted::All => self.rows.push(x.to_kind(Kind::Float)),
+        }
+    }
+
+    /// `[batch, T', depth, d]`, or `None` when nothing was asked for.
+    pub(crate) fn finish(self) -> Option<Tensor> {
+        (self.wanted != HiddenWanted::None).then(|| Tensor::stack(&self.rows, 2))
+    }
 }
 
 /// Compute precision.
@@ -186,6 +238,27 @@ impl Model {
             Model::Llama(m) => m.forward(tokens, cache, opts),
             Model::Gpt2(m) => m.forward(tokens, cache, opts),
         })
+    }
+
+    /// The logit lens: `rows` (`[n, d]` residual streams) through the final norm (when
+    /// `normed`) and the head, as f32 `[n, vocab]`. Without the norm it is Hugging Face's
+    /// DoLa reading of a premature layer.
+    pub fn lens_logits(&self, rows: &Tensor, normed: bool) -> Tensor {
+        let _guard = tch::no_grad_guard();
+        match self {
+            Model::Llama(m) => m.lens(rows, normed),
+            Model::Gpt2(m) => m.lens(rows, normed),
+        }
+    }
+
+    /// The final norm of `rows` (`[.., d]`), f32: the last layer's hidden state as Hugging
+    /// Face's `hidden_states[-1]` reports it (contrastive search compares these).
+    pub fn final_norm(&self, rows: &Tensor) -> Tensor {
+        let _guard = tch::no_grad_guard();
+        match self {
+            Model::Llama(m) => m.norm(rows),
+            Model::Gpt2(m) => m.norm(rows),
+        }
     }
 
     /// Convenience: one sequence of ids after `cache`; returns the last position's logits.

@@ -195,6 +195,7 @@ fn demo_step(
             cutoff_rank: cutoff,
             threshold,
             removed_best: sorted[keep..].iter().take(5).map(|&i| i as u32).collect(),
+            detail: None,
         });
     }
     let fin = softmax(&current, &alive);

@@ -4,7 +4,7 @@
 use crate::model::cache::{CachePolicy, KvCache};
 use crate::model::error::ModelError;
 use crate::model::taps::{capture_rows, AttentionTrail};
-use crate::model::{ids_tensor, tensor_to_vec, ForwardOptions, LogitsWanted, Model};
+use crate::model::{ids_tensor, tensor_to_vec, ForwardOptions, HiddenWanted, LogitsWanted, Model};
 
 use super::super::inspect::{AttentionView, CacheView};
 use super::{EngineError, Session};
@@ -18,9 +18,32 @@ pub(crate) fn run_tokens(
     model: &Model,
     todo: &[u32],
     cache: &mut KvCache,
-    mut trail: Option<&mut AttentionTrail>,
+    trail: Option<&mut AttentionTrail>,
 ) -> Result<Vec<f32>, ModelError> {
-    let mut logits = Vec::new();
+    Ok(run_tokens_tapped(model, todo, cache, trail, false)?.logits)
+}
+
+/// What [`run_tokens_tapped`] returns.
+pub(crate) struct Ran {
+    /// The last position's logits.
+    pub logits: Vec<f32>,
+    /// The last position's residual stream after the embedding and every block, flattened
+    /// `[(L + 1) · d]`, when asked for.
+    pub rows: Option<Vec<f32>>,
+}
+
+/// [`run_tokens`], also returning the last position's residual streams when `rows`.
+pub(crate) fn run_tokens_tapped(
+    model: &Model,
+    todo: &[u32],
+    cache: &mut KvCache,
+    mut trail: Option<&mut AttentionTrail>,
+    rows: bool,
+) -> Result<Ran, ModelError> {
+    let mut ran = Ran {
+        logits: Vec::new(),
+        rows: None,
+    };
     let mut rest = todo;
     while !rest.is_empty() {
         let cap = if trail.is_some() {
@@ -34,6 +57,11 @@ pub(crate) fn run_tokens(
             logits: LogitsWanted::Last,
             capture_attention: trail.is_some(),
             exit_after: None,
+            hidden: if rows && tail.is_empty() {
+                HiddenWanted::Last
+            } else {
+                HiddenWanted::None
+            },
         };
         let out = model.forward(&ids_tensor(&[chunk]), cache, opts)?;
         if let Some(trail) = trail.as_deref_mut() {
@@ -42,11 +70,12 @@ pub(crate) fn run_tokens(
             }
         }
         if tail.is_empty() {
-            logits = tensor_to_vec(&out.logits.get(0));
+            ran.logits = tensor_to_vec(&out.logits.get(0));
+            ran.rows = out.hidden.map(|h| tensor_to_vec(&h));
         }
         rest = tail;
     }
-    Ok(logits)
+    Ok(ran)
 }
 
 impl Session {
@@ -108,15 +137,16 @@ impl Session {
         self.trail.truncate(keep);
     }
 
-    /// Runs what the cache lacks of `tokens` (capturing when on); the last logits.
-    pub(super) fn run_missing(&mut self, tokens: &[u32]) -> Result<Vec<f32>, ModelError> {
+    /// Runs what the cache lacks of `tokens` (capturing when on); the last logits and the
+    /// last position's residual streams.
+    pub(super) fn run_missing(&mut self, tokens: &[u32]) -> Result<Ran, ModelError> {
         let have = self.cache.next_position().min(tokens.len());
         let trail = if self.capture {
             Some(&mut self.trail)
         } else {
             None
         };
-        run_tokens(&self.lm.model, &tokens[have..], &mut self.cache, trail)
+        run_tokens_tapped(&self.lm.model, &tokens[have..], &mut self.cache, trail, true)
     }
 
     /// The captured attention of the current timeline.

@@ -22,8 +22,14 @@ use crate::model::taps::capture_rows;
 use crate::model::{ids_tensor, tensor_to_vec, ForwardOptions, Loaded, LogitsWanted};
 
 use super::super::roles::{Role, RoleModel};
+use super::contrast::StepAux;
 use super::record::forced_choice;
 use super::{run_tokens, EngineError, Session};
+
+/// Whether `cfg` turns on a method that changes what the target's distribution is.
+fn cfg_contrasts(cfg: &crate::decode::SamplerConfig) -> bool {
+    cfg.contrast.is_some() || cfg.dola_layers.is_some() || cfg.contrastive_search().is_some()
+}
 
 /// Prompts longer than this are prefilled on their own before the first round, so the
 /// verification forward never returns logits for the whole prompt.
@@ -68,6 +74,11 @@ impl Session {
                     layers - 1
                 )));
             }
+        }
+        if cfg_contrasts(self.config()) {
+            return Err(EngineError::Invalid(
+                "speculative rounds verify the target's own distribution: turn off contrastive decoding, DoLa and contrastive search first".into(),
+            ));
         }
         if draft.is_model() && self.role(Role::Draft).is_none() {
             return Err(EngineError::Invalid(
@@ -122,6 +133,7 @@ impl Session {
                 logits: LogitsWanted::All,
                 capture_attention: self.capture,
                 exit_after: None,
+                hidden: crate::model::HiddenWanted::None,
             };
             let out = self
                 .lm
@@ -174,7 +186,7 @@ impl Session {
                 .replay(logits, history, None)
                 .map_err(|e| EngineError::Invalid(e.to_string()))?;
             trace.chosen = forced_choice(logits, &trace, id);
-            self.push_step(trace, logits, per_token_ms);
+            self.push_step(trace, logits, StepAux::default(), per_token_ms);
             hist.push(id);
             if eos.contains(&id) {
                 break;
@@ -229,6 +241,7 @@ impl Session {
                 let mut todo = tokens[self.cache.next_position()..].to_vec();
                 let opts = ForwardOptions {
                     exit_after: Some(l),
+                    hidden: crate::model::HiddenWanted::None,
                     ..ForwardOptions::LAST
                 };
                 for j in 0..gamma {

@@ -1,0 +1,280 @@
+//! The contrasts on the session: the signals contrastive decoding and DoLa read (recomputed
+//! exactly from what each step stored), contrastive search's batched candidate forward, and
+//! the logit lens of the timeline's steps.
+//!
+//! Every step stores the residual stream at its last position after the embedding and every
+//! block (`(L + 1) · d` f32, 71 KB for SmolLM2-135M; in the session's temporary file like the
+//! logits), and, with an amateur model, the amateur's logits. Signals are derived from those
+//! by the same computation at the step and in every later preview, so both see the same bits.
+
+use std::time::Instant;
+
+use tch::Tensor;
+
+use crate::decode::config::SamplerConfig;
+use crate::decode::contrast::lens::LensGrid;
+use crate::decode::contrast::{search, Signals};
+use crate::decode::sampler::Sampler;
+use crate::decode::stage::History;
+use crate::decode::trace::{StageDetail, StageTrace};
+use crate::model::error::ModelError;
+use crate::model::{ids_tensor, tensor_to_vec, ForwardOptions, HiddenWanted, LogitsWanted};
+
+use super::super::protocol::StepRecord;
+use super::super::roles::Role;
+use super::logits::LogitsRef;
+use super::record::forced_choice;
+use super::{EngineError, Session};
+
+/// What a step stored besides its logits.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct StepAux {
+    /// Its residual streams (none for speculative steps).
+    rows: Option<LogitsRef>,
+    /// The amateur model's logits, when contrastive decoding ran with one.
+    amateur: Option<LogitsRef>,
+}
+
+fn invalid(e: impl ToString) -> EngineError {
+    EngineError::Invalid(e.to_string())
+}
+
+impl Session {
+    /// Rejects knobs the session cannot serve: contrastive decoding without an amateur,
+    /// an amateur layer out of range, DoLa layers that select nothing.
+    pub(super) fn check_contrast(&self, cfg: &SamplerConfig) -> Result<(), EngineError> {
+        let mc = self.lm.model.config();
+        if let Some(k) = cfg.contrast {
+            match k.amateur_layer {
+                Some(l) if l == 0 || l >= mc.layers => {
+                    return Err(invalid(format!(
+                        "amateur self:{l}: the target has {} layers, so L must be 1..={}",
+                        mc.layers,
+                        mc.layers - 1
+                    )))
+                }
+                None if self.role(Role::Amateur).is_none() => {
+                    return Err(invalid(
+                        "contrastive decoding needs an amateur: --amateur PATH or --amateur self:L",
+                    ))
+                }
+                _ => {}
+            }
+        }
+        if let Some(d) = &cfg.dola_layers {
+            if d.candidates(mc.layers, mc.tied_embeddings).is_empty() {
+                return Err(invalid(format!(
+                    "--dola-layers {d} selects no layer below the model's {}",
+                    mc.layers
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The signals of the pending step, storing what recomputing them needs.
+    pub(super) fn pending_signals(
+        &mut self,
+        tokens: &[u32],
+    ) -> Result<(Signals, StepAux), EngineError> {
+        let cfg = self.config().clone();
+        let mut aux = StepAux::default();
+        if let Some(rows) = self.pending_rows.take() {
+            aux.rows = Some(self.rows.push(&rows));
+        }
+        if cfg.contrast.is_some_and(|k| k.amateur_layer.is_none()) {
+            let policy = self.cache.policy();
+            let amateur = self
+                .roles
+                .iter_mut()
+                .find(|r| r.role == Role::Amateur)
+                .ok_or_else(|| invalid("contrastive decoding needs an amateur model"))?;
+            let logits = amateur.next_logits(tokens, policy)?;
+            aux.amateur = Some(self.store.push(&logits));
+        }
+        Ok((self.signals_for(&cfg, aux)?, aux))
+    }
+
+    /// The signals `cfg`'s contrast stages read at a step that stored `aux`.
+    pub(super) fn signals_for(
+        &self,
+        cfg: &SamplerConfig,
+        aux: StepAux,
+    ) -> Result<Signals, EngineError> {
+        let mut s = Signals::default();
+        if cfg.contrast.is_none() && cfg.dola_layers.is_none() {
+            return Ok(s);
+        }
+        let rows = aux.rows.map(|r| self.rows.get(r)).transpose().map_err(invalid)?;
+        let rows = || {
+            rows.as_deref().map(Vec::as_slice).ok_or_else(|| {
+                invalid("this step kept no hidden states (a speculative step): its contrasts cannot be computed")
+            })
+        };
+        if let Some(k) = cfg.contrast {
+            s.amateur = Some(match (k.amateur_layer, aux.amateur) {
+                (Some(l), _) => self.lens_rows(rows()?, &[l], true).remove(0),
+                (None, Some(r)) => self.store.get(r).map_err(invalid)?.to_vec(),
+                (None, None) => return Err(invalid("this step has no amateur logits")),
+            });
+        }
+        if let Some(d) = &cfg.dola_layers {
+            let mc = self.lm.model.config();
+            let layers = d.candidates(mc.layers, mc.tied_embeddings);
+            let logits = self.lens_rows(rows()?, &layers, false);
+            s.premature = layers.into_iter().zip(logits).collect();
+        }
+        Ok(s)
+    }
+
+    /// The head applied to the residual streams after `layers` (through the final norm when
+    /// `normed`), from one step's stored rows; one forward of the head for all of them.
+    fn lens_rows(&self, rows: &[f32], layers: &[usize], normed: bool) -> Vec<Vec<f32>> {
+        let d = self.lm.model.config().hidden;
+        let flat: Vec<f32> = layers
+            .iter()
+            .flat_map(|&l| rows[l * d..(l + 1) * d].iter().copied())
+            .collect();
+        let x = Tensor::from_slice(&flat).view([layers.len() as i64, d as i64]);
+        let out = self.lm.model.lens_logits(&x, normed);
+        (0..layers.len() as i64)
+            .map(|i| tensor_to_vec(&out.get(i)))
+            .collect()
+    }
+
+    /// The logit lens of steps `first..=last` of the current timeline: one column per step
+    /// (the position that predicted it), one row per layer `1..=L`; the last row is the step's
+    /// own logits, exactly.
+    pub fn lens(&self, first: usize, last: usize) -> Result<LensGrid, EngineError> {
+        let layers = self.lm.model.config().layers;
+        let mut grid = LensGrid::new((1..=layers).collect());
+        let early: Vec<usize> = (1..layers).collect();
+        for step in first..=last.min(self.steps().len().saturating_sub(1)) {
+            let aux = self.cached_aux(step);
+            let Some(r) = aux.rows else {
+                continue;
+            };
+            let rows = self.rows.get(r).map_err(invalid)?;
+            let mut col = self.lens_rows(&rows, &early, true);
+            col.push(self.cached(step)?.0);
+            grid.push_column(self.prompt_ids.len() - 1 + step, &col);
+        }
+        Ok(grid)
+    }
+
+    /// The last-layer hidden states of the whole timeline, recomputed when they do not match it.
+    fn ensure_search_context(&mut self, tokens: &[u32]) -> Result<(), EngineError> {
+        let d = self.lm.model.config().hidden;
+        if self.search_context.as_ref().map(Vec::len) == Some(tokens.len() * d) {
+            return Ok(());
+        }
+        let mut cache = self.lm.model.new_cache();
+        let opts = ForwardOptions {
+            logits: LogitsWanted::Last,
+            capture_attention: false,
+            exit_after: None,
+            hidden: HiddenWanted::All,
+        };
+        let out = self
+            .lm
+            .model
+            .forward(&ids_tensor(&[tokens]), &mut cache, opts)?;
+        let hidden = out
+            .hidden
+            .ok_or_else(|| invalid("the forward returned no hidden states"))?;
+        let layers = self.lm.model.config().layers as i64;
+        let last = hidden.get(0).select(1, layers);
+        self.search_context = Some(tensor_to_vec(&self.lm.model.final_norm(&last)));
+        Ok(())
+    }
+
+    /// One contrastive-search step (Su et al. 2022, Hugging Face's `_contrastive_search`):
+    /// the chain's processors (its top-k is the search width, as no warper runs there), the
+    /// `k` best tokens run in ONE batched forward on a `k`-row copy of the cache, and the one
+    /// with the best `(1 − α)·p − α·max cos(h, context)` is kept, its row of that forward
+    /// giving the next step's logits.
+    pub(super) fn search_step(
+        &mut self,
+        alpha: f32,
+        k: usize,
+    ) -> Result<std::sync::Arc<StepRecord>, EngineError> {
+        let tokens = self.tokens();
+        self.ensure_pending(&tokens)?;
+        self.ensure_search_context(&tokens)?;
+        let logits = self.pending.take().unwrap_or_default();
+        let forward_ms = self.pending_forward_ms;
+        let (signals, aux) = self.pending_signals(&tokens)?;
+        let history = History::new(&tokens, self.prompt_ids.len()).with_signals(&signals);
+        let knobs = SamplerConfig {
+            top_k: None,
+            greedy: true,
+            ..self.config().clone()
+        };
+        let mut trace = Sampler::new(&knobs)
+            .map_err(invalid)?
+            .replay(&logits, history, None)
+            .map_err(invalid)?;
+        let top: Vec<(u32, f32)> = trace.final_top.iter().take(k).copied().collect();
+        let n = top.len();
+
+        let t0 = Instant::now();
+        let before = self.cache.checkpoint();
+        self.cache.reorder(&vec![0; n]);
+        let ids: Vec<[u32; 1]> = top.iter().map(|&(id, _)| [id]).collect();
+        let rows: Vec<&[u32]> = ids.iter().map(|r| r.as_slice()).collect();
+        let opts = ForwardOptions {
+            logits: LogitsWanted::Last,
+            capture_attention: false,
+            exit_after: None,
+            hidden: HiddenWanted::Last,
+        };
+        let out = match self
+            .lm
+            .model
+            .forward(&ids_tensor(&rows), &mut self.cache, opts)
+        {
+            Ok(out) => out,
+            Err(e) => {
+                self.cache.restore(before).map_err(ModelError::Other)?;
+                return Err(e.into());
+            }
+        };
+        let layers = self.lm.model.config().layers as i64;
+        let hidden = out
+            .hidden
+            .ok_or_else(|| invalid("the forward returned no hidden states"))?;
+        let normed = self.lm.model.final_norm(&hidden.select(1, 0).select(1, layers));
+        let cand: Vec<Vec<f32>> = (0..n as i64).map(|i| tensor_to_vec(&normed.get(i))).collect();
+        let context = self.search_context.as_deref().unwrap_or_default();
+        let scored = search::score(&top, &cand, context, alpha);
+        let j = search::best(&scored);
+        self.cache.reorder(&[j as i64]);
+        let ms = t0.elapsed().as_secs_f32() * 1e3;
+
+        self.pending = Some(tensor_to_vec(&out.logits.get(j as i64)));
+        self.pending_rows = Some(tensor_to_vec(&hidden.get(j as i64)));
+        self.pending_forward_ms = ms;
+        self.recent_ms.push(ms);
+        if self.recent_ms.len() > 64 {
+            self.recent_ms.remove(0);
+        }
+        if let Some(c) = self.search_context.as_mut() {
+            c.extend_from_slice(&cand[j]);
+        }
+
+        trace.stages.push(StageTrace {
+            name: "contrastive_search".into(),
+            params: format!("alpha={alpha} k={k}"),
+            kept: n,
+            mass: top.iter().map(|x| x.1).sum(),
+            cutoff_rank: Some(n - 1),
+            threshold: Some(alpha),
+            removed_best: Vec::new(),
+            detail: Some(StageDetail::Search { rows: scored }),
+        });
+        trace.chosen = forced_choice(&logits, &trace, top[j].0);
+        let record = self.push_step(trace, &logits, aux, forward_ms);
+        self.sampler.seek(self.steps().len() as u64);
+        Ok(record)
+    }
+}

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::decode::contrast::lens::LensGrid;
 use crate::model::cache::{CachePolicy, Slot};
 use crate::model::taps::AttentionRow;
 
@@ -60,4 +61,17 @@ pub struct CacheView {
     pub bytes: u64,
     /// The model's context length.
     pub context_len: usize,
+}
+
+/// The logit lens of a few consecutive steps of the current timeline.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LensView {
+    /// The step asked for (the last column).
+    pub step: usize,
+    /// The step of each column.
+    pub steps: Vec<usize>,
+    /// Display text of the token each column's step chose.
+    pub chosen: Vec<String>,
+    /// Layer × column cells; the last row is each step's own distribution.
+    pub grid: LensGrid,
 }

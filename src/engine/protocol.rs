@@ -12,7 +12,7 @@ use crate::decode::config::SamplerConfig;
 use crate::decode::trace::StepTrace;
 use crate::model::cache::CachePolicy;
 
-use super::inspect::{AttentionView, CacheView};
+use super::inspect::{AttentionView, CacheView, LensView};
 use super::run::{RunKind, RunRequest, SpecView};
 
 /// The UI's end of the engine: commands in, events out.
@@ -49,6 +49,8 @@ pub enum Command {
     SetAttentionCapture(bool),
     /// Switch the KV-cache policy; the cache is rebuilt from the timeline.
     SetCachePolicy(CachePolicy),
+    /// Compute the logit lens of the steps up to `step` (answered by [`Event::Lens`]).
+    Lens { step: usize },
     /// Stop the engine thread.
     Quit,
 }
@@ -76,6 +78,8 @@ pub enum Event {
     Beam(Arc<BeamTree>),
     /// The speculative run after a round (or a start).
     Speculative(Arc<SpecView>),
+    /// The logit lens of a few steps ending at the one asked for.
+    Lens(Arc<LensView>),
     /// The active run changed (after a [`Command::Start`], or a timeline action that needed
     /// a timeline run).
     RunStarted(RunKind),

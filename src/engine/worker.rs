@@ -158,6 +158,13 @@ fn run(mut session: Session, commands: Receiver<Command>, events: Sender<Event>)
                 }
                 Command::SetAttentionCapture(on) => session.set_attention_capture(on),
                 Command::SetCachePolicy(policy) => session.set_cache_policy(policy),
+                Command::Lens { step } => {
+                    match session.lens_view(step) {
+                        Ok(view) => send(Event::Lens(Arc::new(view))),
+                        Err(e) => send(Event::Error(e.to_string())),
+                    };
+                    continue;
+                }
             };
             changed = true;
             if let Err(e) = result {

@@ -112,15 +112,17 @@ impl HiddenTap {
         }
     }
 
-    /// Records `x` (`[batch, T, d]`), the stream at the next depth.
+    /// Records a copy of `x` (`[batch, T, d]`, updated in place by the next block), the
+    /// stream at the next depth.
     pub(crate) fn push(&mut self, x: &Tensor) {
+        let copy = |t: Tensor| t.to_dtype(Kind::Float, false, true);
         match self.wanted {
             HiddenWanted::None => {}
             HiddenWanted::Last => {
                 let t = x.size()[1];
-                self.rows.push(x.narrow(1, t - 1, 1).to_kind(Kind::Float));
+                self.rows.push(copy(x.narrow(1, t - 1, 1)));
             }
-            HiddenWanted::All => self.rows.push(x.to_kind(Kind::Float)),
+            HiddenWanted::All => self.rows.push(copy(x.shallow_clone())),
         }
     }
 

@@ -9,6 +9,7 @@ use crate::tui::tabs::attention::AttnAction;
 use crate::tui::tabs::beams::BeamAction;
 use crate::tui::tabs::cache::CacheAction;
 use crate::tui::tabs::speculative::SpecAction;
+use crate::tui::tabs::lens::LensAction;
 
 /// One thing that happened.
 // Engine events (snapshots) are large; each is moved once, so boxing would buy nothing.
@@ -78,6 +79,8 @@ pub enum Action {
     Cache(CacheAction),
     /// A key of the speculative tab.
     Speculative(SpecAction),
+    /// A key of the lens tab.
+    Lens(LensAction),
     /// Leave the program.
     Quit,
     /// The terminal was resized.

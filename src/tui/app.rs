@@ -13,6 +13,7 @@ use crate::tui::knob::Knob;
 use crate::tui::tabs::attention::AttentionState;
 use crate::tui::tabs::beams::BeamsState;
 use crate::tui::tabs::cache::CacheState;
+use crate::tui::tabs::lens::LensState;
 use crate::tui::tabs::speculative::SpecState;
 use crate::tui::wrap::Wrap;
 
@@ -26,7 +27,7 @@ pub enum Focus {
     Knobs,
 }
 
-/// The screen shown, chosen with `1`..`5`.
+/// The screen shown, chosen with `1`..`6`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Tab {
     /// Transcript, distribution, temperatures and knobs.
@@ -38,16 +39,19 @@ pub enum Tab {
     Cache,
     /// Speculative rounds: drafts, verdicts, p against q.
     Speculative,
+    /// The logit lens: what every layer would predict.
+    Lens,
 }
 
 impl Tab {
-    /// Every tab, in key order (`1`..`5`).
-    pub const ALL: [Tab; 5] = [
+    /// Every tab, in key order (`1`..`6`).
+    pub const ALL: [Tab; 6] = [
         Tab::Main,
         Tab::Beams,
         Tab::Attention,
         Tab::Cache,
         Tab::Speculative,
+        Tab::Lens,
     ];
 
     /// Name in the tab bar.
@@ -58,6 +62,7 @@ impl Tab {
             Tab::Attention => "attention",
             Tab::Cache => "cache",
             Tab::Speculative => "speculative",
+            Tab::Lens => "lens",
         }
     }
 }
@@ -164,6 +169,8 @@ pub struct App {
     pub cache: CacheState,
     /// The speculative tab's state.
     pub spec: SpecState,
+    /// The lens tab's state.
+    pub lens: LensState,
     /// The engine's active run (as last started).
     pub run: RunKind,
     pub popup: Popup,

@@ -47,13 +47,14 @@ pub fn map_key(app: &App, key: &KeyEvent) -> Option<Action> {
             _ => None,
         },
         Popup::None => match key.code {
-            KeyCode::Char(c @ '1'..='5') => Tab::ALL
+            KeyCode::Char(c @ '1'..='6') => Tab::ALL
                 .get(c as usize - '1' as usize)
                 .map(|&t| Action::SetTab(t)),
             _ if app.tab == Tab::Beams => crate::tui::tabs::beams::map_key(key),
             _ if app.tab == Tab::Attention => crate::tui::tabs::attention::map_key(key),
             _ if app.tab == Tab::Cache => crate::tui::tabs::cache::map_key(key),
             _ if app.tab == Tab::Speculative => crate::tui::tabs::speculative::map_key(key),
+            _ if app.tab == Tab::Lens => crate::tui::tabs::lens::map_key(key),
             _ => main_key(app.focus, key),
         },
     }

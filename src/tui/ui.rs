@@ -7,6 +7,7 @@ use ratatui::Frame;
 use crate::tui::app::{App, Hits, Popup, Tab};
 use crate::tui::tabs;
 use crate::tui::widgets::branches::branches_view;
+use crate::tui::widgets::contrast::contrast_view;
 use crate::tui::widgets::distribution::{distribution_view, DistLine};
 use crate::tui::widgets::help::HelpView;
 use crate::tui::widgets::knobs::knobs_view;
@@ -98,7 +99,10 @@ fn draw_main(frame: &mut Frame, app: &mut App, area: Rect) {
     draw_transcript(frame, app, p.transcript);
     draw_distribution(frame, app, p.distribution);
     let temp_rows = p.temperature.height.saturating_sub(3) as usize;
-    frame.render_widget(&temperature_view(app, temp_rows), p.temperature);
+    match contrast_view(app, temp_rows) {
+        Some(view) => frame.render_widget(&view, p.temperature),
+        None => frame.render_widget(&temperature_view(app, temp_rows), p.temperature),
+    }
     frame.render_widget(&knobs_view(app), p.knobs);
     app.hits.knobs = inner(p.knobs);
     frame.render_widget(&status_view(app), p.status);

@@ -131,19 +131,22 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         Action::Attention(a) => return crate::tui::tabs::attention::update(app, a),
         Action::Cache(a) => return crate::tui::tabs::cache::update(app, a),
         Action::Speculative(a) => return crate::tui::tabs::speculative::update(app, a),
+        Action::Lens(a) => return crate::tui::tabs::lens::update(app, a),
         Action::Quit => {
             app.quit = true;
             return vec![Command::Quit];
         }
         Action::Resize => {}
         Action::Frame => {
+            let mut cmds = crate::tui::tabs::lens::request(app);
             if std::mem::take(&mut app.knobs_dirty) {
                 app.awaiting = Some(app.config.clone());
-                return vec![Command::SetKnobs {
+                cmds.push(Command::SetKnobs {
                     config: app.config.clone(),
                     preview_step: app.selected,
-                }];
+                });
             }
+            return cmds;
         }
     }
     Vec::new()
@@ -173,6 +176,7 @@ fn engine_event(app: &mut App, event: Event) -> Vec<Command> {
         Event::Attention(view) => crate::tui::tabs::attention::on_view(app, view),
         Event::Cache(view) => crate::tui::tabs::cache::on_view(app, view),
         Event::Speculative(view) => crate::tui::tabs::speculative::on_view(app, view),
+        Event::Lens(view) => crate::tui::tabs::lens::on_view(app, view),
         Event::RunStarted(kind) => app.run = kind,
     }
     Vec::new()

@@ -20,11 +20,15 @@ use crate::decode::trace::{StageDetail, StageTrace};
 use crate::model::error::ModelError;
 use crate::model::{ids_tensor, tensor_to_vec, ForwardOptions, HiddenWanted, LogitsWanted};
 
+use super::super::inspect::LensView;
 use super::super::protocol::StepRecord;
 use super::super::roles::Role;
 use super::logits::LogitsRef;
 use super::record::forced_choice;
 use super::{EngineError, Session};
+
+/// Steps the lens view shows at once.
+pub const LENS_COLUMNS: usize = 6;
 
 /// What a step stored besides its logits.
 #[derive(Debug, Clone, Copy, Default)]
@@ -160,6 +164,24 @@ impl Session {
             grid.push_column(self.prompt_ids.len() - 1 + step, &col);
         }
         Ok(grid)
+    }
+
+    /// The lens view of the [`LENS_COLUMNS`] steps ending at `step`.
+    pub fn lens_view(&self, step: usize) -> Result<LensView, EngineError> {
+        let steps = self.steps();
+        if step >= steps.len() {
+            return Err(invalid(format!("no step {step}")));
+        }
+        let first = (step + 1).saturating_sub(LENS_COLUMNS);
+        let grid = self.lens(first, step)?;
+        let p = self.prompt_ids.len() - 1;
+        let cols: Vec<usize> = grid.positions.iter().map(|&pos| pos - p).collect();
+        Ok(LensView {
+            step,
+            chosen: cols.iter().map(|&i| steps[i].text.clone()).collect(),
+            steps: cols,
+            grid,
+        })
     }
 
     /// The last-layer hidden states of the whole timeline, recomputed when they do not match it.

@@ -1,9 +1,10 @@
 //! The screens beside the main one, one file each: `1` main, `2` beams, `3` attention,
-//! `4` cache, `5` speculative. [`draw`] dispatches on [`App::tab`]; [`draw_bar`] draws the tab line.
+//! `4` cache, `5` speculative, `6` lens. [`draw`] dispatches on [`App::tab`]; [`draw_bar`] draws the tab line.
 
 pub mod attention;
 pub mod beams;
 pub mod cache;
+pub mod lens;
 pub mod speculative;
 
 use crossterm::event::{KeyCode, KeyEvent};
@@ -53,5 +54,6 @@ pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
         Tab::Attention => attention::draw(frame, app, area),
         Tab::Cache => cache::draw(frame, app, area),
         Tab::Speculative => speculative::draw(frame, app, area),
+        Tab::Lens => lens::draw(frame, app, area),
     }
 }

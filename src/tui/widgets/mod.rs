@@ -3,6 +3,7 @@
 
 pub mod beam_tree;
 pub mod branches;
+pub mod contrast;
 pub mod distribution;
 pub mod heatmap;
 pub mod help;

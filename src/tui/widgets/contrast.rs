@@ -1,0 +1,144 @@
+//! The contrast panel: for a step that ran contrastive decoding, DoLa or contrastive search,
+//! the candidates with the two views side by side and the score that combined them (expert,
+//! amateur, contrast; or confidence, degeneration penalty, score). It takes the temperature
+//! panel's place on such steps.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Widget};
+
+use crate::decode::trace::StageDetail;
+use crate::tui::app::App;
+use crate::tui::text;
+use crate::tui::theme;
+
+/// Columns for the token text.
+const TOKEN_COLS: usize = 12;
+
+/// One candidate: three values, each with the fraction of a full bar it draws.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContrastLine {
+    pub text: String,
+    pub chosen: bool,
+    /// `(shown value, bar fraction)` for the three columns.
+    pub cols: [(String, f32); 3],
+}
+
+/// What the contrast panel shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContrastView {
+    pub title: String,
+    pub headers: [&'static str; 3],
+    pub lines: Vec<ContrastLine>,
+    pub note: String,
+}
+
+/// The panel for the shown step's last contrast stage, if it ran one (`rows` list rows).
+pub fn contrast_view(app: &App, rows: usize) -> Option<ContrastView> {
+    let (record, _) = app.shown_record()?;
+    let trace = &record.trace;
+    let (stage, detail) = trace
+        .stages
+        .iter()
+        .rev()
+        .find_map(|s| s.detail.as_ref().map(|d| (s, d)))?;
+    let chosen = trace.chosen.id;
+    let pct = |lp: f32| (format!("{:>5.1}%", lp.exp() * 100.0), lp.exp());
+    Some(match detail {
+        StageDetail::Contrast {
+            rows: r,
+            premature_layer,
+            ..
+        } => {
+            let top = r.iter().map(|x| x.contrast.abs()).fold(1e-6, f32::max);
+            let (title, headers) = match premature_layer {
+                Some(l) => (
+                    format!(" DoLa: final vs layer {l} "),
+                    ["final", "premature", "contrast"],
+                ),
+                None => (
+                    " Contrastive decoding ".to_string(),
+                    ["expert", "amateur", "contrast"],
+                ),
+            };
+            ContrastView {
+                title,
+                headers,
+                lines: r
+                    .iter()
+                    .take(rows)
+                    .map(|x| ContrastLine {
+                        text: app.token_text(x.id).to_string(),
+                        chosen: x.id == chosen,
+                        cols: [
+                            pct(x.expert),
+                            pct(x.amateur),
+                            (format!("{:>+6.2}", x.contrast), x.contrast.abs() / top),
+                        ],
+                    })
+                    .collect(),
+                note: format!(
+                    "{} plausible (p ≥ {:.3}); contrast = log p − log p'",
+                    stage.kept,
+                    stage.threshold.unwrap_or(0.0)
+                ),
+            }
+        }
+        StageDetail::Search { rows: r } => ContrastView {
+            title: format!(" Contrastive search ({}) ", stage.params),
+            headers: ["confidence", "penalty", "score"],
+            lines: r
+                .iter()
+                .take(rows)
+                .map(|x| ContrastLine {
+                    text: app.token_text(x.id).to_string(),
+                    chosen: x.id == chosen,
+                    cols: [
+                        (format!("{:>5.1}%", x.prob * 100.0), x.prob),
+                        (format!("{:>+6.3}", x.penalty), x.penalty.abs()),
+                        (format!("{:>+6.3}", x.score), x.score.abs()),
+                    ],
+                })
+                .collect(),
+            note: "score = (1 − α)·confidence − α·max cosine to the context".into(),
+        },
+    })
+}
+
+impl Widget for &ContrastView {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let block = Block::bordered().title(self.title.as_str());
+        let inner = block.inner(area);
+        block.render(area, buf);
+        let col = (inner.width as usize).saturating_sub(TOKEN_COLS + 3) / 3;
+        let bar = col.saturating_sub(8);
+        let mut head = format!("{:<w$}", "", w = TOKEN_COLS + 2);
+        for h in self.headers {
+            head.push_str(&format!("{h:<col$}"));
+        }
+        let mut lines = vec![Line::styled(head, theme::dim())];
+        let colors = [theme::RAW, theme::MARK, theme::FINAL];
+        for l in &self.lines {
+            let mark = if l.chosen { "▶ " } else { "  " };
+            let mut spans = vec![Span::raw(format!(
+                "{mark}{}",
+                text::cell(&l.text, TOKEN_COLS)
+            ))];
+            for ((value, frac), color) in l.cols.iter().zip(colors) {
+                spans.push(Span::raw(format!(" {value} ")));
+                spans.push(Span::styled(
+                    format!("{:<bar$}", text::hbar(*frac, bar)),
+                    Style::new().fg(color),
+                ));
+            }
+            lines.push(Line::from(spans));
+        }
+        Paragraph::new(lines).render(inner, buf);
+        if inner.height > 1 {
+            let y = inner.bottom() - 1;
+            buf.set_line(inner.x, y, &Line::styled(self.note.as_str(), theme::dim()), inner.width);
+        }
+    }
+}

@@ -77,7 +77,7 @@ fn knobs_panel() {
     let mut app = app();
     update(&mut app, Action::ToggleFocus);
     update(&mut app, Action::MoveKnob(3));
-    assert_snapshot!(text(&widget(34, 19, &knobs_view(&app))));
+    assert_snapshot!(text(&widget(34, 19, &knobs_view(&app, 15))));
 }
 
 #[test]

@@ -128,8 +128,9 @@ pub struct Hits {
     /// The distribution panel and its candidate rows (row, candidate index).
     pub distribution: Rect,
     pub candidates: Vec<(u16, usize)>,
-    /// The knob panel's rows (first row y; row i is knob i).
+    /// The knob panel's rows (first row y; row i is knob `knob_first + i`).
     pub knobs: Rect,
+    pub knob_first: usize,
 }
 
 /// The UI state.

@@ -120,7 +120,7 @@ pub fn map_mouse(app: &App, mouse: &MouseEvent) -> Option<Action> {
     let at = Position::new(mouse.column, mouse.row);
     let hits = &app.hits;
     let knob_row = |area: Rect| {
-        let i = (mouse.row - area.y) as usize;
+        let i = (mouse.row - area.y) as usize + hits.knob_first;
         (i < Knob::ALL.len()).then_some(i)
     };
     let candidate = || {

@@ -1,6 +1,7 @@
 //! The sampler knobs as the knob panel lists them: how each is shown, stepped and toggled.
 
 use crate::decode::config::SamplerConfig;
+use crate::decode::contrast::{ContrastKnobs, DolaLayers};
 
 /// One adjustable knob of [`SamplerConfig`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,17 +17,28 @@ pub enum Knob {
     FrequencyPenalty,
     PresencePenalty,
     NoRepeatNgram,
+    /// Contrastive decoding's amateur: off, the loaded model, or the target's first L layers.
+    Amateur,
+    /// Contrastive decoding's plausibility α.
+    CdAlpha,
+    /// DoLa's candidate layers: off, low, high.
+    Dola,
+    /// Contrastive search's α (with top-k > 1).
+    PenaltyAlpha,
     Mode,
     Seed,
     Order,
 }
+
+/// The amateur layer contrastive decoding starts from when switched on in the TUI.
+const DEFAULT_AMATEUR_LAYER: usize = 8;
 
 /// Values the logarithmic knobs (epsilon, eta) step through.
 const LOG_LADDER: [f32; 9] = [1e-5, 3e-5, 1e-4, 3e-4, 6e-4, 1e-3, 2e-3, 4e-3, 9e-3];
 
 impl Knob {
     /// Every knob, in panel order.
-    pub const ALL: [Knob; 14] = [
+    pub const ALL: [Knob; 18] = [
         Knob::Temperature,
         Knob::TopK,
         Knob::TopP,
@@ -38,6 +50,10 @@ impl Knob {
         Knob::FrequencyPenalty,
         Knob::PresencePenalty,
         Knob::NoRepeatNgram,
+        Knob::Amateur,
+        Knob::CdAlpha,
+        Knob::Dola,
+        Knob::PenaltyAlpha,
         Knob::Mode,
         Knob::Seed,
         Knob::Order,
@@ -57,6 +73,10 @@ impl Knob {
             Knob::FrequencyPenalty => "frequency",
             Knob::PresencePenalty => "presence",
             Knob::NoRepeatNgram => "no-repeat n",
+            Knob::Amateur => "amateur",
+            Knob::CdAlpha => "cd alpha",
+            Knob::Dola => "dola",
+            Knob::PenaltyAlpha => "penalty α",
             Knob::Mode => "mode",
             Knob::Seed => "seed",
             Knob::Order => "order",
@@ -77,6 +97,10 @@ impl Knob {
             Knob::FrequencyPenalty => "subtract per occurrence (OpenAI)",
             Knob::PresencePenalty => "subtract once if seen (OpenAI)",
             Knob::NoRepeatNgram => "ban tokens completing a seen n-gram",
+            Knob::Amateur => "contrastive decoding: minus log p of the first L layers",
+            Knob::CdAlpha => "contrast only tokens with p >= alpha x top-1",
+            Knob::Dola => "DoLa: contrast with the most divergent early layer",
+            Knob::PenaltyAlpha => "contrastive search: confidence vs similarity (top-k)",
             Knob::Mode => "greedy takes the top final token",
             Knob::Seed => "seed of the sampling RNG",
             Knob::Order => "+/- moves temperature through the chain",
@@ -97,6 +121,9 @@ impl Knob {
             Knob::FrequencyPenalty => c.frequency_penalty != 0.0,
             Knob::PresencePenalty => c.presence_penalty != 0.0,
             Knob::NoRepeatNgram => c.no_repeat_ngram.is_some(),
+            Knob::Amateur | Knob::CdAlpha => c.contrast.is_some(),
+            Knob::Dola => c.dola_layers.is_some(),
+            Knob::PenaltyAlpha => c.contrastive_search().is_some(),
             Knob::Mode => c.greedy,
             Knob::Seed | Knob::Order => true,
         }
@@ -119,6 +146,13 @@ impl Knob {
             Knob::FrequencyPenalty => format!("{:.1}", c.frequency_penalty),
             Knob::PresencePenalty => format!("{:.1}", c.presence_penalty),
             Knob::NoRepeatNgram => opt(c.no_repeat_ngram, |n| n.to_string()),
+            Knob::Amateur => opt(c.contrast, |k| match k.amateur_layer {
+                Some(l) => format!("self:{l}"),
+                None => "model".to_string(),
+            }),
+            Knob::CdAlpha => opt(c.contrast, |k| format!("{:.2}", k.alpha)),
+            Knob::Dola => opt(c.dola_layers.as_ref(), |d| d.to_string()),
+            Knob::PenaltyAlpha => opt(c.penalty_alpha, |a| format!("{a:.2}")),
             Knob::Mode => if c.greedy { "greedy" } else { "sample" }.to_string(),
             Knob::Seed => c.seed.to_string(),
             Knob::Order => order_summary(&c.order),
@@ -174,6 +208,33 @@ impl Knob {
                     Some(n) => n.saturating_sub(1).max(1),
                 })
             }
+            Knob::Amateur => {
+                let k = c.contrast.get_or_insert_with(ContrastKnobs::default);
+                k.amateur_layer = Some(match k.amateur_layer {
+                    None => DEFAULT_AMATEUR_LAYER,
+                    Some(l) if up => l + 1,
+                    Some(l) => l.saturating_sub(1).max(1),
+                });
+            }
+            Knob::CdAlpha => {
+                let k = c.contrast.get_or_insert_with(|| ContrastKnobs {
+                    amateur_layer: Some(DEFAULT_AMATEUR_LAYER),
+                    ..ContrastKnobs::default()
+                });
+                k.alpha = step(k.alpha, 0.05, 0.05, 1.0);
+            }
+            Knob::Dola => {
+                c.dola_layers = match (&c.dola_layers, up) {
+                    (None, _) => Some(DolaLayers::High),
+                    (Some(DolaLayers::Low), true) | (Some(DolaLayers::High), false) => {
+                        Some(DolaLayers::Low)
+                    }
+                    _ => Some(DolaLayers::High),
+                }
+            }
+            Knob::PenaltyAlpha => {
+                c.penalty_alpha = Some(c.penalty_alpha.map_or(0.6, |a| step(a, 0.05, 0.0, 1.0)))
+            }
             Knob::Mode => c.greedy = !c.greedy,
             Knob::Seed => {
                 c.seed = if up {
@@ -219,6 +280,20 @@ impl Knob {
             Knob::FrequencyPenalty => neutral(&mut c.frequency_penalty, 0.0, remembered, 0.5),
             Knob::PresencePenalty => neutral(&mut c.presence_penalty, 0.0, remembered, 0.5),
             Knob::NoRepeatNgram => flip(&mut c.no_repeat_ngram, usize_back, 3).map(|v| v as f32),
+            Knob::Amateur | Knob::CdAlpha => {
+                let on = ContrastKnobs {
+                    amateur_layer: Some(remembered.map_or(DEFAULT_AMATEUR_LAYER, |l| l as usize)),
+                    ..ContrastKnobs::default()
+                };
+                flip(&mut c.contrast, None, on).and_then(|k| k.amateur_layer.map(|l| l as f32))
+            }
+            Knob::Dola => {
+                if c.dola_layers.take().is_none() {
+                    c.dola_layers = Some(DolaLayers::High);
+                }
+                None
+            }
+            Knob::PenaltyAlpha => flip(&mut c.penalty_alpha, remembered, 0.6),
             Knob::Mode => {
                 c.greedy = !c.greedy;
                 None
@@ -274,6 +349,8 @@ pub fn stage_abbrev(name: &str) -> &str {
         "epsilon" => "ε",
         "eta" => "η",
         "typical_p" => "typ",
+        "contrast" => "cd",
+        "dola" => "dola",
         other => other,
     }
 }

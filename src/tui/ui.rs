@@ -103,8 +103,12 @@ fn draw_main(frame: &mut Frame, app: &mut App, area: Rect) {
         Some(view) => frame.render_widget(&view, p.temperature),
         None => frame.render_widget(&temperature_view(app, temp_rows), p.temperature),
     }
-    frame.render_widget(&knobs_view(app), p.knobs);
+    // Rows for knobs: the panel less its borders and two lines of hint.
+    let knob_rows = p.knobs.height.saturating_sub(4) as usize;
+    let knobs = knobs_view(app, knob_rows);
+    frame.render_widget(&knobs, p.knobs);
     app.hits.knobs = inner(p.knobs);
+    app.hits.knob_first = knobs.first;
     frame.render_widget(&status_view(app), p.status);
 }
 

@@ -23,18 +23,29 @@ pub struct KnobRow {
 /// What the knob panel shows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KnobsView {
+    /// The visible rows (from [`KnobsView::first`]).
     pub rows: Vec<KnobRow>,
+    /// Index in [`Knob::ALL`] of the first visible row.
+    pub first: usize,
     pub focused: bool,
     /// Explanation of the selected knob and the full chain order.
     pub hint: String,
 }
 
-/// The knob panel for the current knobs.
-pub fn knobs_view(app: &App) -> KnobsView {
+/// The knob panel for the current knobs, `visible` rows of it, scrolled to keep the
+/// selected knob in view.
+pub fn knobs_view(app: &App, visible: usize) -> KnobsView {
     let selected = app.selected_knob();
+    let visible = visible.max(1);
+    let first = (app.knob + 1)
+        .saturating_sub(visible)
+        .min(Knob::ALL.len().saturating_sub(visible));
     KnobsView {
+        first,
         rows: Knob::ALL
             .iter()
+            .skip(first)
+            .take(visible)
             .map(|&k| KnobRow {
                 label: k.label(),
                 value: k.value(&app.config),

@@ -165,12 +165,9 @@ fn grid(
     let g = &view.grid;
     let shade_name = match st.shade {
         Shade::Probability => "top-1 probability",
-        Shade::Kl => "KL to the final layer",
+        Shade::Kl => "KL to final",
     };
-    let title = format!(
-        " logit lens · step {} · shaded by {shade_name} (k) · ↑↓ layer · ←→ step ",
-        view.step
-    );
+    let title = format!(" Logit lens · step {} · shade: {shade_name} (k) ", view.step);
     let cols = g.positions.len();
     let fit = (area.width.saturating_sub(9) as usize / CELL).max(1);
     let first_col = cols.saturating_sub(fit);

@@ -49,7 +49,10 @@ fn logit_lens_matches_hugging_face_hidden_states_through_norm_and_head_at_every_
     let mut worst = 0.0f64;
     for case in fx["lens"].as_array().unwrap() {
         let prompt = ids(&case["ids"]);
-        assert_eq!(lm.tok.encode(case["prompt"].as_str().unwrap()).unwrap(), prompt);
+        assert_eq!(
+            lm.tok.encode(case["prompt"].as_str().unwrap()).unwrap(),
+            prompt
+        );
         let mut ours: Vec<Vec<Vec<f32>>> = Vec::new();
         prompt_lens(&lm.model, &prompt, |_, col| {
             ours.push(col.iter().map(|l| log_softmax(l)).collect())
@@ -128,7 +131,12 @@ fn greedy_dola_chooses_hugging_faces_tokens_and_premature_layers() {
         start(&mut sess, prompt, config);
         assert_eq!(sess.prompt_ids(), ids(&case["ids"]).as_slice());
         let want = ids(&case["new_ids"]);
-        let n = compare(&mut sess, &want, &margins(case), &format!("dola {prompt:?}"));
+        let n = compare(
+            &mut sess,
+            &want,
+            &margins(case),
+            &format!("dola {prompt:?}"),
+        );
         // The premature layer and the divergences of the agreeing steps are HF's.
         for (i, step) in case["steps"].as_array().unwrap().iter().take(n).enumerate() {
             let rec = &sess.steps()[i];
@@ -197,18 +205,33 @@ fn contrastive_search_chooses_hugging_faces_tokens_with_its_scores() {
                 panic!("step {i} has no search detail")
             };
             let cand = ids(&st["candidates"]);
-            assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), cand, "step {i}");
+            assert_eq!(
+                rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+                cand,
+                "step {i}"
+            );
             for (r, hf) in rows.iter().zip(st["penalty"].as_array().unwrap()) {
                 let hf = hf.as_f64().unwrap();
-                assert!((r.penalty as f64 - hf).abs() < 1e-4, "step {i}: {} vs {hf}", r.penalty);
+                assert!(
+                    (r.penalty as f64 - hf).abs() < 1e-4,
+                    "step {i}: {} vs {hf}",
+                    r.penalty
+                );
             }
             for (r, hf) in rows.iter().zip(st["probs"].as_array().unwrap()) {
                 let hf = hf.as_f64().unwrap();
-                assert!((r.prob as f64 - hf).abs() < 1e-4, "step {i}: {} vs {hf}", r.prob);
+                assert!(
+                    (r.prob as f64 - hf).abs() < 1e-4,
+                    "step {i}: {} vs {hf}",
+                    r.prob
+                );
             }
         }
         agreed += n;
     }
     eprintln!("contrastive search parity: {agreed} tokens agreed");
-    assert!(agreed >= 40, "only {agreed} contrastive-search tokens agreed");
+    assert!(
+        agreed >= 40,
+        "only {agreed} contrastive-search tokens agreed"
+    );
 }

@@ -22,7 +22,13 @@ use tui_common::{screen, synthetic_app, text};
 /// Logits peaked at `id` with the given sharpness, over `n` tokens.
 fn peaked(n: usize, id: usize, sharp: f32) -> Vec<f32> {
     (0..n)
-        .map(|i| if i == id { sharp } else { -((i * 7 % 13) as f32) * 0.1 })
+        .map(|i| {
+            if i == id {
+                sharp
+            } else {
+                -((i * 7 % 13) as f32) * 0.1
+            }
+        })
         .collect()
 }
 
@@ -58,7 +64,10 @@ fn lens_app() -> App {
 fn the_lens_tab_asks_for_the_selected_step_once() {
     let mut app = lens_app();
     let last = app.snapshot.steps.len() - 1;
-    assert_eq!(update(&mut app, Action::Frame), [Command::Lens { step: last }]);
+    assert_eq!(
+        update(&mut app, Action::Frame),
+        [Command::Lens { step: last }]
+    );
     assert!(update(&mut app, Action::Frame).is_empty(), "asked once");
     update(&mut app, Action::SelectPrev);
     let cmds = update(&mut app, Action::Frame);
@@ -75,7 +84,10 @@ fn the_lens_tab_asks_for_the_selected_step_once() {
 fn lens_tab_grid_and_selected_cell() {
     let mut app = lens_app();
     let vocab = app.info.as_ref().unwrap().vocab.len();
-    update(&mut app, Action::Engine(Event::Lens(Arc::new(lens_view(vocab)))));
+    update(
+        &mut app,
+        Action::Engine(Event::Lens(Arc::new(lens_view(vocab)))),
+    );
     // The selected layer starts on 30 (the output); move up to layer 25.
     for _ in 0..5 {
         update(&mut app, Action::Lens(LensAction::Layer(-1)));
@@ -127,7 +139,10 @@ fn contrast_panel_shows_expert_amateur_and_contrast_side_by_side() {
     app.snapshot.steps[step] = Arc::new(rec);
     app.selected = Some(step);
     let screen = text(&screen(&mut app, 120, 40));
-    assert_eq!(app.snapshot.steps[step].trace.chosen.id, 34, "the plausible token the amateur likes least wins");
+    assert_eq!(
+        app.snapshot.steps[step].trace.chosen.id, 34,
+        "the plausible token the amateur likes least wins"
+    );
     assert!(screen.contains("Contrastive decoding"));
     assert!(screen.contains("expert") && screen.contains("amateur") && screen.contains("contrast"));
     assert_snapshot!("contrast_panel", screen);

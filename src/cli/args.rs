@@ -158,10 +158,20 @@ pub struct KnobArgs {
     #[arg(long, value_name = "SPEC")]
     pub amateur: Option<String>,
     /// Contrastive decoding's plausibility cut α, in (0, 1].
-    #[arg(long, value_name = "A", default_value_t = 0.1, allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "A",
+        default_value_t = 0.1,
+        allow_hyphen_values = true
+    )]
     pub cd_alpha: f32,
     /// The amateur's temperature τ (the paper uses 0.5).
-    #[arg(long, value_name = "T", default_value_t = 0.5, allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "T",
+        default_value_t = 0.5,
+        allow_hyphen_values = true
+    )]
     pub amateur_temperature: f32,
     /// DoLa (Chuang et al. 2024): contrast the final layer with the premature layer of largest
     /// divergence among `low` (the lower half), `high` (the upper half) or L1,L2,... (0 = the
@@ -281,7 +291,9 @@ impl KnobArgs {
 fn self_layer(spec: &str) -> Result<Option<usize>, CliError> {
     match spec.strip_prefix("self:") {
         Some(l) => l.trim().parse().map(Some).map_err(|_| {
-            CliError::usage(format!("--amateur {spec}: L must be a layer count (self:L)"))
+            CliError::usage(format!(
+                "--amateur {spec}: L must be a layer count (self:L)"
+            ))
         }),
         None if spec.is_empty() => Err(CliError::usage(
             "--amateur is empty: give self:L or a model path",

@@ -61,6 +61,12 @@ pub struct BenchArgs {
         requires = "speculative"
     )]
     texts: Option<Vec<String>>,
+    /// Instead: a step of contrastive search (α 0.6, k 4), contrastive decoding against the
+    /// first quarter of the layers, and DoLa (high) against a plain greedy step, interleaved
+    /// over --runs runs of --decode-tokens steps; and the hidden-state taps' cost on a bare
+    /// decode forward (median of 30 each way, alternated).
+    #[arg(long)]
+    contrast: bool,
     /// Measure the TUI instead: median render time per frame of a 2,000-step session at
     /// 200×60 (no model needed).
     #[arg(long)]
@@ -117,6 +123,10 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
     }
     if a.capture {
         return bench_capture_overhead(&path, &dtypes);
+    }
+    if a.contrast {
+        let lm = load(&path, dtypes[0], &mut |_, _| {})?;
+        return super::bench_contrast::bench_contrast(lm, a.decode_tokens, a.runs);
     }
     let mut out = serde_json::Map::new();
     out.insert("impl".into(), json!("logitscope"));

@@ -131,7 +131,10 @@ fn lens(a: LensArgs) -> Result<(), CliError> {
                 json!({"layer": l, "positions": positions})
             })
             .collect();
-        println!("{}", json!({"tokens": tokens, "ids": ids, "layers": layers}));
+        println!(
+            "{}",
+            json!({"tokens": tokens, "ids": ids, "layers": layers})
+        );
         return Ok(());
     }
     // A layer × position table of each cell's top token.
@@ -145,7 +148,13 @@ fn lens(a: LensArgs) -> Result<(), CliError> {
     for (l, row) in grid.layers.iter().zip(&grid.cells) {
         let line: String = row
             .iter()
-            .map(|c| cell(&c.top.first().map_or(String::new(), |&(id, _)| lm.tok.display(id))))
+            .map(|c| {
+                cell(
+                    &c.top
+                        .first()
+                        .map_or(String::new(), |&(id, _)| lm.tok.display(id)),
+                )
+            })
             .collect();
         println!("{l:>6}  {line}");
     }

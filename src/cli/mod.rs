@@ -3,6 +3,7 @@
 mod args;
 mod beam;
 mod bench;
+mod bench_contrast;
 mod bench_spec;
 mod generate;
 mod inspect;

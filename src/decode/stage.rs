@@ -2,9 +2,9 @@
 
 use super::candidates::{Candidate, Candidates};
 use super::config::SamplerConfig;
+use super::contrast::{Dola, Signals};
 use super::error::DecodeError;
 use super::math::best_of;
-use super::contrast::{Dola, Signals};
 use super::trace::{StageDetail, StageTrace};
 use super::{bans, contrast, edit, penalties, truncate, typical};
 

@@ -33,7 +33,7 @@ pub enum Command {
     /// New knobs: future tokens use them, and the given step (if any) is re-run through the
     /// chain on its cached logits (no model call) so the UI can show the new distribution.
     SetKnobs {
-        config: SamplerConfig,
+        config: Box<SamplerConfig>,
         preview_step: Option<usize>,
     },
     /// Take `token_id` at `step` instead of what was chosen: the future is cut (kept as a

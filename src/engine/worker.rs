@@ -128,7 +128,7 @@ fn run(mut session: Session, commands: Receiver<Command>, events: Sender<Event>)
                 Command::SetKnobs {
                     config,
                     preview_step,
-                } => session.set_config(config.clone()).and_then(|_| {
+                } => session.set_config(*config.clone()).and_then(|_| {
                     if let Some(step) = preview_step.filter(|&s| s < session.steps().len()) {
                         let rec = session.preview(step, &config)?;
                         send(Event::Preview(rec));

@@ -162,8 +162,12 @@ impl Llama {
 
     /// Final norm in the compute precision, returned as f32.
     pub(crate) fn norm(&self, rows: &Tensor) -> Tensor {
-        rms_norm(&rows.to_kind(self.norm.kind()), &self.norm, self.cfg.norm_eps)
-            .to_kind(Kind::Float)
+        rms_norm(
+            &rows.to_kind(self.norm.kind()),
+            &self.norm,
+            self.cfg.norm_eps,
+        )
+        .to_kind(Kind::Float)
     }
 
     /// The head applied to `rows`, after the final norm when `normed`.

@@ -8,8 +8,8 @@ use crate::tui::input::TextEdit;
 use crate::tui::tabs::attention::AttnAction;
 use crate::tui::tabs::beams::BeamAction;
 use crate::tui::tabs::cache::CacheAction;
-use crate::tui::tabs::speculative::SpecAction;
 use crate::tui::tabs::lens::LensAction;
+use crate::tui::tabs::speculative::SpecAction;
 
 /// One thing that happened.
 // Engine events (snapshots) are large; each is moved once, so boxing would buy nothing.

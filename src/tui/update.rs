@@ -142,7 +142,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
             if std::mem::take(&mut app.knobs_dirty) {
                 app.awaiting = Some(app.config.clone());
                 cmds.push(Command::SetKnobs {
-                    config: app.config.clone(),
+                    config: Box::new(app.config.clone()),
                     preview_step: app.selected,
                 });
             }

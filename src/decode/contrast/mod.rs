@@ -16,7 +16,7 @@ use super::candidates::Candidates;
 use super::math::log_softmax;
 use super::trace::ContrastRow;
 
-pub use cd::{Contrastive, ContrastKnobs};
+pub use cd::{ContrastKnobs, Contrastive};
 pub use dola::{divergence, Dola, DolaLayers};
 
 /// Rows of a contrast kept in a trace (best contrast first).
@@ -32,7 +32,7 @@ pub struct Signals {
 }
 
 /// Natural log of 0.1: the plausibility cut of both contrasts by default.
-const LN_TENTH: f64 = -2.302_585_092_994_046;
+const LN_TENTH: f64 = -std::f64::consts::LN_10;
 
 /// The shared core of contrastive decoding and DoLa. Keeps the live candidates whose expert
 /// log-probability is at least `max + ln_ratio` (and at least `min_keep` of them), then sets
@@ -55,7 +55,10 @@ fn contrast(
     let mut rows = Vec::with_capacity(c.len());
     for x in c.logits_mut() {
         let expert = (x.logit as f64 - log_z) as f32;
-        let amateur = base.get(x.id as usize).copied().unwrap_or(f32::NEG_INFINITY);
+        let amateur = base
+            .get(x.id as usize)
+            .copied()
+            .unwrap_or(f32::NEG_INFINITY);
         x.logit = expert - amateur;
         rows.push(ContrastRow {
             id: x.id,

@@ -7,7 +7,12 @@ use crate::decode::trace::SearchRow;
 /// Scores the candidates: `probs[i]` is candidate `i`'s `(id, probability)`,
 /// `hidden[i]` its last-layer hidden state, `context` the context's hidden states (each
 /// `d` wide, flattened). `(1 − α)·p − α·max_j cos(h_i, h_j)`; with no context the penalty is 0.
-pub fn score(probs: &[(u32, f32)], hidden: &[Vec<f32>], context: &[f32], alpha: f32) -> Vec<SearchRow> {
+pub fn score(
+    probs: &[(u32, f32)],
+    hidden: &[Vec<f32>],
+    context: &[f32],
+    alpha: f32,
+) -> Vec<SearchRow> {
     let d = hidden.first().map_or(1, |h| h.len().max(1));
     let rows: Vec<(&[f32], f64)> = context.chunks_exact(d).map(|r| (r, norm(r))).collect();
     probs

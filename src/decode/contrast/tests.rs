@@ -51,7 +51,11 @@ fn contrastive_decoding_matches_the_formula_recomputed_from_both_models() {
         if p >= 0.2 * max_p * (1.0 - 1e-9) {
             kept += 1;
             let want = (e[i] - ze) - (a[i] - za);
-            assert!((got[i] as f64 - want).abs() < 1e-4, "id {i}: {} vs {want}", got[i]);
+            assert!(
+                (got[i] as f64 - want).abs() < 1e-4,
+                "id {i}: {} vs {want}",
+                got[i]
+            );
         } else {
             assert_eq!(got[i], f32::NEG_INFINITY, "id {i} is implausible");
         }
@@ -73,7 +77,11 @@ fn contrast_trace_rows_hold_expert_amateur_and_their_difference() {
     };
     let mut c = Candidates::from_logits(&expert).unwrap();
     let traces = chain(cfg)
-        .apply_traced(&mut c, History::new(&[], 0).with_signals(&signals), |_, _| {})
+        .apply_traced(
+            &mut c,
+            History::new(&[], 0).with_signals(&signals),
+            |_, _| {},
+        )
         .unwrap();
     let t = &traces[0];
     assert_eq!(t.name, "contrast");
@@ -93,9 +101,15 @@ fn dola_candidate_layers_follow_hugging_face() {
         DolaLayers::High.candidates(30, true),
         vec![15, 17, 19, 21, 23, 25, 27, 29]
     );
-    assert_eq!(DolaLayers::Low.candidates(30, true), vec![2, 4, 6, 8, 10, 12, 14]);
+    assert_eq!(
+        DolaLayers::Low.candidates(30, true),
+        vec![2, 4, 6, 8, 10, 12, 14]
+    );
     assert_eq!(DolaLayers::Low.candidates(30, false)[0], 0);
-    assert_eq!(DolaLayers::High.candidates(48, false), (28..48).step_by(2).collect::<Vec<_>>());
+    assert_eq!(
+        DolaLayers::High.candidates(48, false),
+        (28..48).step_by(2).collect::<Vec<_>>()
+    );
     assert_eq!(DolaLayers::Low.candidates(4, true), vec![2]);
     assert_eq!(DolaLayers::List(vec![3, 40]).candidates(30, true), vec![3]);
     assert_eq!("10,20".parse(), Ok(DolaLayers::List(vec![10, 20])));
@@ -118,7 +132,11 @@ fn dola_picks_the_most_divergent_layer_and_contrasts_with_it() {
     };
     let mut c = Candidates::from_logits(&fin).unwrap();
     let traces = chain(cfg)
-        .apply_traced(&mut c, History::new(&[], 0).with_signals(&signals), |_, _| {})
+        .apply_traced(
+            &mut c,
+            History::new(&[], 0).with_signals(&signals),
+            |_, _| {},
+        )
         .unwrap();
     let Some(crate::decode::trace::StageDetail::Contrast {
         premature_layer,
@@ -154,8 +172,18 @@ fn search_trades_confidence_against_similarity_to_the_context() {
     assert!((rows[0].score - (0.4 * 0.6 - 0.6)).abs() < 1e-6);
     assert_eq!(search::best(&rows), 1);
     let tie = [
-        SearchRow { id: 1, prob: 0.5, penalty: 0.0, score: 0.2 },
-        SearchRow { id: 2, prob: 0.5, penalty: 0.0, score: 0.2 },
+        SearchRow {
+            id: 1,
+            prob: 0.5,
+            penalty: 0.0,
+            score: 0.2,
+        },
+        SearchRow {
+            id: 2,
+            prob: 0.5,
+            penalty: 0.0,
+            score: 0.2,
+        },
     ];
     assert_eq!(search::best(&tie), 0);
 }

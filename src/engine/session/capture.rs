@@ -146,7 +146,13 @@ impl Session {
         } else {
             None
         };
-        run_tokens_tapped(&self.lm.model, &tokens[have..], &mut self.cache, trail, true)
+        run_tokens_tapped(
+            &self.lm.model,
+            &tokens[have..],
+            &mut self.cache,
+            trail,
+            true,
+        )
     }
 
     /// The captured attention of the current timeline.

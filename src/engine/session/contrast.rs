@@ -109,7 +109,11 @@ impl Session {
         if cfg.contrast.is_none() && cfg.dola_layers.is_none() {
             return Ok(s);
         }
-        let rows = aux.rows.map(|r| self.rows.get(r)).transpose().map_err(invalid)?;
+        let rows = aux
+            .rows
+            .map(|r| self.rows.get(r))
+            .transpose()
+            .map_err(invalid)?;
         let rows = || {
             rows.as_deref().map(Vec::as_slice).ok_or_else(|| {
                 invalid("this step kept no hidden states (a speculative step): its contrasts cannot be computed")
@@ -265,8 +269,13 @@ impl Session {
         let hidden = out
             .hidden
             .ok_or_else(|| invalid("the forward returned no hidden states"))?;
-        let normed = self.lm.model.final_norm(&hidden.select(1, 0).select(1, layers));
-        let cand: Vec<Vec<f32>> = (0..n as i64).map(|i| tensor_to_vec(&normed.get(i))).collect();
+        let normed = self
+            .lm
+            .model
+            .final_norm(&hidden.select(1, 0).select(1, layers));
+        let cand: Vec<Vec<f32>> = (0..n as i64)
+            .map(|i| tensor_to_vec(&normed.get(i)))
+            .collect();
         let context = self.search_context.as_deref().unwrap_or_default();
         let scored = search::score(&top, &cand, context, alpha);
         let j = search::best(&scored);

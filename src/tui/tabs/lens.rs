@@ -167,7 +167,10 @@ fn grid(
         Shade::Probability => "top-1 probability",
         Shade::Kl => "KL to final",
     };
-    let title = format!(" Logit lens · step {} · shade: {shade_name} (k) ", view.step);
+    let title = format!(
+        " Logit lens · step {} · shade: {shade_name} (k) ",
+        view.step
+    );
     let cols = g.positions.len();
     let fit = (area.width.saturating_sub(9) as usize / CELL).max(1);
     let first_col = cols.saturating_sub(fit);
@@ -260,7 +263,11 @@ fn side_panel(
             ));
         }
     }
-    Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" selected cell "))
+    Paragraph::new(lines).block(
+        Block::default()
+            .borders(Borders::ALL)
+            .title(" selected cell "),
+    )
 }
 
 /// `s` cut or padded to one cell, with a gap after it.

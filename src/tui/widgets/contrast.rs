@@ -138,7 +138,12 @@ impl Widget for &ContrastView {
         Paragraph::new(lines).render(inner, buf);
         if inner.height > 1 {
             let y = inner.bottom() - 1;
-            buf.set_line(inner.x, y, &Line::styled(self.note.as_str(), theme::dim()), inner.width);
+            buf.set_line(
+                inner.x,
+                y,
+                &Line::styled(self.note.as_str(), theme::dim()),
+                inner.width,
+            );
         }
     }
 }

@@ -197,6 +197,19 @@ fn step_knob_help_branch_quit_on_the_real_model() {
     t.keys(&["s", "1"]);
     t.wait("the main tab", 20, |s| s.contains("Knobs"));
 
+    // The lens tab: what every layer predicts at the selected step; switch the shading.
+    t.keys(&["6"]);
+    let s = t.wait("the lens", 60, |s| {
+        s.contains("Logit lens · step") && s.contains("the model's output")
+    });
+    assert!(s.contains("   30 "), "every layer has a row:\n{s}");
+    t.keys(&["k", "Up", "Up"]);
+    t.wait("KL shading on layer 28", 20, |s| {
+        s.contains("shade: KL to final") && s.contains("layer 28: after block 28")
+    });
+    t.keys(&["1"]);
+    t.wait("the main tab", 20, |s| s.contains("Knobs"));
+
     // Never frozen: while autoplay generates, a key is answered at once.
     t.keys(&["a"]);
     t.wait("autoplay", 20, |s| s.contains("playing"));

@@ -270,7 +270,12 @@ fn side_panel(
     )
 }
 
-/// `s` cut or padded to one cell, with a gap after it.
+/// `s` cut or padded to one cell, with a gap after it; a blank token shows as `␣`.
 fn pad(s: &str) -> String {
+    let s = if s.trim().is_empty() && !s.is_empty() {
+        "␣"
+    } else {
+        s
+    };
     format!("{} ", text::cell(s, CELL - 1))
 }

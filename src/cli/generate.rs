@@ -5,15 +5,17 @@ use std::io::Write;
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::decode::trace::{StageDetail, TRACE_CANDIDATES};
+use crate::decode::trace::{StageDetail, StepTrace, TRACE_CANDIDATES};
 use crate::engine::protocol::StepRecord;
 use crate::engine::run::SpecRun;
 use crate::engine::session::{EngineError, Session};
 use crate::model::detok::Utf8Stream;
 use crate::model::load;
+use crate::model::tokenizer::Tok;
 
 use super::args::{KnobArgs, ModelArgs};
 use super::beam::BeamArgs;
+use super::crowd::CrowdArgs;
 use super::speculative::{round_json, stats_json, SpecArgs};
 use super::CliError;
 
@@ -43,6 +45,8 @@ pub struct GenerateArgs {
     beam: BeamArgs,
     #[command(flatten)]
     spec: SpecArgs,
+    #[command(flatten)]
+    crowd: CrowdArgs,
 }
 
 pub fn run(a: GenerateArgs) -> Result<(), CliError> {
@@ -65,8 +69,13 @@ pub fn run(a: GenerateArgs) -> Result<(), CliError> {
     let path = a.model.prepare()?;
     let lm = load(&path, a.model.dtype.into(), &mut |_, _| {})?;
     let config = a.knobs.to_config(Some(&lm.tok))?;
+    let crowd = a.crowd.config(a.max_tokens)?;
     let mut s = Session::new(lm, &a.prompt, config)?;
     a.knobs.attach_amateur(&a.model, &mut s)?;
+    a.crowd.attach(&a.model, &mut s)?;
+    if let Some(cfg) = crowd {
+        return super::crowd::run(&s, cfg, a.json, a.top);
+    }
     let mut spec = match spec_cfg {
         Some(cfg) => {
             a.spec.attach(&cfg, &a.model, &mut s)?;
@@ -145,14 +154,17 @@ pub fn run(a: GenerateArgs) -> Result<(), CliError> {
 
 /// One step as a JSON record (the schema in the README).
 pub fn step_json(rec: &StepRecord, top: usize, s: &Session) -> Value {
-    let t = &rec.trace;
-    let tok = &s.loaded().tok;
+    trace_json(rec.index, &rec.trace, top, &s.loaded().tok)
+}
+
+/// Step `index`'s trace as a JSON step record.
+pub fn trace_json(index: usize, t: &StepTrace, top: usize, tok: &Tok) -> Value {
     let ln = |p: f32| (p as f64).ln();
     json!({
         "type": "step",
-        "step": rec.index,
-        "token_id": rec.token_id,
-        "token": rec.text,
+        "step": index,
+        "token_id": t.chosen.id,
+        "token": tok.display(t.chosen.id),
         "logprob": ln(t.chosen.raw_prob),
         "entropy": t.entropy_raw,
         "top": t.candidates.iter().take(top).map(|c| json!({
@@ -180,7 +192,7 @@ pub fn step_json(rec: &StepRecord, top: usize, s: &Session) -> Value {
 }
 
 /// A contrast stage's per-candidate scores, with token texts.
-fn detail_json(d: &StageDetail, tok: &crate::model::tokenizer::Tok) -> Value {
+fn detail_json(d: &StageDetail, tok: &Tok) -> Value {
     match d {
         StageDetail::Contrast {
             rows,
@@ -202,5 +214,8 @@ fn detail_json(d: &StageDetail, tok: &crate::model::tokenizer::Tok) -> Value {
         StageDetail::Search { rows } => json!({"candidates": rows.iter().map(|r| json!({
             "id": r.id, "token": tok.display(r.id), "confidence": r.prob,
             "degeneration_penalty": r.penalty, "score": r.score})).collect::<Vec<_>>()}),
+        StageDetail::Ensemble { rows } => json!({"candidates": rows.iter().map(|r| json!({
+            "id": r.id, "token": tok.display(r.id), "members": r.members,
+            "combined": r.combined})).collect::<Vec<_>>()}),
     }
 }

@@ -33,6 +33,8 @@ pub struct TuiArgs {
     knobs: KnobArgs,
     #[command(flatten)]
     spec: SpecArgs,
+    #[command(flatten)]
+    crowd: super::crowd::CrowdArgs,
 }
 
 pub fn run(a: TuiArgs) -> Result<(), CliError> {
@@ -62,6 +64,7 @@ pub fn run(a: TuiArgs) -> Result<(), CliError> {
     let config = a.knobs.to_config(Some(&lm.tok))?;
     let mut session = Session::new(lm, &prompt, config)?;
     a.knobs.attach_amateur(&a.model, &mut session)?;
+    a.crowd.attach(&a.model, &mut session)?;
     if let Some(cfg) = &spec {
         a.spec.attach(cfg, &a.model, &mut session)?;
     }
@@ -70,6 +73,7 @@ pub fn run(a: TuiArgs) -> Result<(), CliError> {
         mouse: !a.no_mouse,
         autoplay: a.autoplay,
         speculative: spec,
+        crowd: a.crowd.config(32)?,
         ..TuiOptions::default()
     };
     tui::run(handle, opts).map_err(|e| CliError::runtime(format!("{e}")))

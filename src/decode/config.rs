@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::contrast::{ContrastKnobs, DolaLayers};
+use super::crowd::Combine;
 use super::stage::{DEFAULT_ORDER, STAGE_NAMES};
 
 /// Every knob of the sampler chain. `None` (or the neutral value) disables a stage.
@@ -47,6 +48,9 @@ pub struct SamplerConfig {
     /// choosing among the top-k by confidence minus degeneration penalty.
     #[serde(default)]
     pub penalty_alpha: Option<f32>,
+    /// Output ensembling with the session's other members, combined this way.
+    #[serde(default)]
+    pub ensemble: Option<Combine>,
 }
 
 fn one() -> usize {
@@ -78,6 +82,7 @@ impl Default for SamplerConfig {
             contrast: None,
             dola_layers: None,
             penalty_alpha: None,
+            ensemble: None,
         }
     }
 }

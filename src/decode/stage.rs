@@ -9,9 +9,10 @@ use super::trace::{StageDetail, StageTrace};
 use super::{bans, contrast, edit, penalties, truncate, typical};
 
 /// Every stage name, as used in `--samplers` and [`SamplerConfig::order`].
-pub const STAGE_NAMES: [&str; 13] = [
+pub const STAGE_NAMES: [&str; 14] = [
     "dola",
     "contrast",
+    "ensemble",
     "logit_bias",
     "penalties",
     "no_repeat_ngram",
@@ -25,9 +26,8 @@ pub const STAGE_NAMES: [&str; 13] = [
     "eta",
 ];
 
-/// The default order: the two contrasts first (each replaces the model's logits by a
-/// contrast score over its plausible set, as Hugging Face's DoLa does before its processors),
-/// then Hugging Face `generate`'s `LogitsProcessorList` order.
+/// The default order: the two contrasts and the ensemble first (each replaces the model's
+/// logits, as Hugging Face's DoLa does before its processors), then Hugging Face `generate`'s `LogitsProcessorList` order.
 ///
 /// Processors that edit or forbid logits come first (sequence bias, repetition penalty,
 /// no-repeat n-gram, bad words), then temperature, then the truncation warpers in HF's order
@@ -35,7 +35,7 @@ pub const STAGE_NAMES: [&str; 13] = [
 /// the model's), and truncation must see the tempered distribution it will sample from.
 /// llama.cpp's default chain is the same shape (penalties, ..., top-k, typical, top-p, min-p,
 /// temperature last, which differs only in where temperature sits).
-pub const DEFAULT_ORDER: [&str; 13] = STAGE_NAMES;
+pub const DEFAULT_ORDER: [&str; 14] = STAGE_NAMES;
 
 /// The token sequence a step continues: prompt then generated ids, and the model-side
 /// signals the contrast stages read.
@@ -121,6 +121,9 @@ pub fn build_stage(name: &str, cfg: &SamplerConfig) -> Result<Option<Box<dyn Sta
                 min_keep: 1,
             }) as Box<dyn Stage>
         }),
+        "ensemble" => cfg
+            .ensemble
+            .map(|combine| Box::new(crate::decode::crowd::Ensemble { combine }) as Box<dyn Stage>),
         "logit_bias" => (!cfg.logit_bias.is_empty())
             .then(|| Box::new(edit::LogitBias::new(&cfg.logit_bias)) as Box<dyn Stage>),
         "penalties" => {

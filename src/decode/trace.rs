@@ -46,6 +46,18 @@ pub enum StageDetail {
     },
     /// Contrastive search: the top-k candidates in rank order.
     Search { rows: Vec<SearchRow> },
+    /// Output ensembling: every member's probability and the combination, best first.
+    Ensemble { rows: Vec<EnsembleRow> },
+}
+
+/// One candidate of an ensemble.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnsembleRow {
+    pub id: u32,
+    /// Each member's probability (the session's own prompt and model first).
+    pub members: Vec<f32>,
+    /// The combined log-value (the new logit).
+    pub combined: f32,
 }
 
 /// One candidate of a contrast: the two log-probabilities and their difference (the new logit).

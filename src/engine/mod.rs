@@ -2,6 +2,7 @@
 //! thread that owns it ([`worker`]), and the messages the UI exchanges with it ([`protocol`]).
 
 pub mod beam;
+pub mod crowd;
 pub mod inspect;
 pub mod protocol;
 pub mod roles;

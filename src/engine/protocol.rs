@@ -12,6 +12,7 @@ use crate::decode::config::SamplerConfig;
 use crate::decode::trace::StepTrace;
 use crate::model::cache::CachePolicy;
 
+use super::crowd::CrowdView;
 use super::inspect::{AttentionView, CacheView, LensView};
 use super::run::{RunKind, RunRequest, SpecView};
 
@@ -80,6 +81,8 @@ pub enum Event {
     Speculative(Arc<SpecView>),
     /// The logit lens of a few steps ending at the one asked for.
     Lens(Arc<LensView>),
+    /// The crowd of samples after a step (or a start).
+    Crowd(Arc<CrowdView>),
     /// The active run changed (after a [`Command::Start`], or a timeline action that needed
     /// a timeline run).
     RunStarted(RunKind),

@@ -7,7 +7,7 @@ use std::fmt;
 use crate::model::cache::{CachePolicy, Checkpoint, KvCache};
 use crate::model::error::ModelError;
 use crate::model::tokenizer::Tok;
-use crate::model::Loaded;
+use crate::model::{Loaded, Model};
 
 use super::session::run_tokens;
 
@@ -85,42 +85,20 @@ impl RoleModel {
         &self.cache
     }
 
-    /// The logits after `context`: the cache keeps its longest prefix in common with
-    /// `context` (cut back when it can be cut, rebuilt when evictions happened) and runs the
-    /// rest. Under `policy` (the target's), the cache is rebuilt when the policy changes.
+    /// The logits after `context` (see [`advance`]); under `policy` (the target's), the
+    /// cache is rebuilt when the policy changes.
     pub fn next_logits(
         &mut self,
         context: &[u32],
         policy: CachePolicy,
     ) -> Result<Vec<f32>, ModelError> {
-        if context.is_empty() {
-            return Err(ModelError::Other("nothing to run: empty context".into()));
-        }
-        if self.cache.policy() != policy {
-            self.cache = self.lm.model.new_cache_with(policy);
-            self.held.clear();
-        }
-        let common = self
-            .held
-            .iter()
-            .zip(context)
-            .take_while(|(a, b)| a == b)
-            .count()
-            // At least one token must run to produce logits.
-            .min(context.len() - 1);
-        if common < self.held.len() {
-            if self.cache.evicted() == 0 {
-                self.cache.truncate(common);
-                self.held.truncate(common);
-            } else {
-                self.cache = self.lm.model.new_cache_with(policy);
-                self.held.clear();
-            }
-        }
-        let have = self.held.len();
-        let logits = run_tokens(&self.lm.model, &context[have..], &mut self.cache, None)?;
-        self.held = context.to_vec();
-        Ok(logits)
+        advance(
+            &self.lm.model,
+            &mut self.cache,
+            &mut self.held,
+            context,
+            policy,
+        )
     }
 
     /// The cache state now, for [`RoleModel::restore`] after drafting past it.
@@ -134,4 +112,43 @@ impl RoleModel {
         self.held.truncate(held);
         Ok(())
     }
+}
+
+/// The logits after `context` from a model whose `cache` holds the tokens `held`: the cache
+/// keeps its longest prefix in common with `context` (cut back when it can be cut, rebuilt when
+/// evictions happened or the policy changed) and runs the rest.
+pub fn advance(
+    model: &Model,
+    cache: &mut KvCache,
+    held: &mut Vec<u32>,
+    context: &[u32],
+    policy: CachePolicy,
+) -> Result<Vec<f32>, ModelError> {
+    if context.is_empty() {
+        return Err(ModelError::Other("nothing to run: empty context".into()));
+    }
+    if cache.policy() != policy {
+        *cache = model.new_cache_with(policy);
+        held.clear();
+    }
+    let common = held
+        .iter()
+        .zip(context)
+        .take_while(|(a, b)| a == b)
+        .count()
+        // At least one token must run to produce logits.
+        .min(context.len() - 1);
+    if common < held.len() {
+        if cache.evicted() == 0 {
+            cache.truncate(common);
+            held.truncate(common);
+        } else {
+            *cache = model.new_cache_with(policy);
+            held.clear();
+        }
+    }
+    let have = held.len();
+    let logits = run_tokens(model, &context[have..], cache, None)?;
+    *held = context.to_vec();
+    Ok(logits)
 }

@@ -1,5 +1,5 @@
-//! One active run at a time behind one interface: plain sampling, beam search and speculative
-//! decoding are kinds of [`Run`]. The worker starts one from a [`RunRequest`], steps it on
+//! One active run at a time behind one interface: plain sampling, beam search, speculative
+//! decoding and crowds of samples are kinds of [`Run`]. The worker starts one from a [`RunRequest`], steps it on
 //! command or while playing, and sends the events each step produces. A new kind of run is one
 //! decode state machine plus one implementation of [`Run`] here.
 
@@ -13,6 +13,7 @@ use crate::decode::speculative::{
 };
 
 use super::beam::BeamRun;
+use super::crowd::{CrowdConfig, CrowdRun};
 use super::protocol::Event;
 use super::session::{EngineError, Session};
 
@@ -26,6 +27,8 @@ pub enum RunRequest {
     Beam(Box<BeamConfig>),
     /// Speculative rounds on the current timeline.
     Speculative(SpecConfig),
+    /// A crowd of samples of the prompt, one chosen by MBR or a vote.
+    Crowd(Box<CrowdConfig>),
 }
 
 /// Which kind of run is active.
@@ -35,6 +38,7 @@ pub enum RunKind {
     Sample,
     Beam,
     Speculative,
+    Crowd,
 }
 
 impl RunRequest {
@@ -43,6 +47,7 @@ impl RunRequest {
             RunRequest::Sample => RunKind::Sample,
             RunRequest::Beam(_) => RunKind::Beam,
             RunRequest::Speculative(_) => RunKind::Speculative,
+            RunRequest::Crowd(_) => RunKind::Crowd,
         }
     }
 }
@@ -81,6 +86,12 @@ pub fn start(req: RunRequest, session: &mut Session) -> Result<Box<dyn Run>, Eng
             Box::new(BeamRun::start(model, session.prompt_ids(), cfg)?)
         }
         RunRequest::Speculative(cfg) => Box::new(SpecRun::new(cfg, session)?),
+        RunRequest::Crowd(cfg) => Box::new(CrowdRun::start(
+            session.loaded(),
+            session.prompt_ids(),
+            session.config(),
+            *cfg,
+        )?),
     })
 }
 
@@ -121,6 +132,25 @@ impl Run for BeamRun {
 
     fn view(&self) -> Vec<Event> {
         vec![Event::Beam(Arc::new(self.tree().clone()))]
+    }
+}
+
+impl Run for CrowdRun {
+    fn kind(&self) -> RunKind {
+        RunKind::Crowd
+    }
+
+    fn can_step(&self, _: &Session) -> bool {
+        !self.is_done()
+    }
+
+    fn step(&mut self, session: &mut Session) -> Result<Vec<Event>, EngineError> {
+        CrowdRun::step(self, session.loaded())?;
+        Ok(Run::view(self))
+    }
+
+    fn view(&self) -> Vec<Event> {
+        vec![Event::Crowd(self.shared_view())]
     }
 }
 

@@ -23,6 +23,7 @@ use super::roles::RoleModel;
 
 mod capture;
 mod contrast;
+mod ensemble;
 mod logits;
 mod record;
 mod snapshot;
@@ -31,6 +32,7 @@ mod speculative;
 pub(crate) use capture::run_tokens;
 
 use contrast::StepAux;
+use ensemble::Member;
 use logits::{LogitStore, LogitsRef};
 use record::{forced_choice, temperature_sweep};
 
@@ -89,6 +91,8 @@ pub struct Session {
     store: LogitStore,
     /// Every step's residual streams at its last position, exact (`(L + 1) · d` each).
     rows: LogitStore,
+    /// Output ensembling's other members.
+    members: Vec<Member>,
     /// Contrastive search: the final-normed last-layer hidden states of the timeline's
     /// tokens, flattened `[T · d]`.
     search_context: Option<Vec<f32>>,
@@ -131,6 +135,7 @@ impl Session {
             rows: LogitStore::new(rows_len),
             search_context: None,
             pending_rows: None,
+            members: Vec::new(),
         };
         s.set_prompt(prompt)?;
         Ok(s)
@@ -360,7 +365,7 @@ impl Session {
         self.timelines[self.current]
             .aux
             .get(step)
-            .copied()
+            .cloned()
             .unwrap_or_default()
     }
 
@@ -372,7 +377,7 @@ impl Session {
     ) -> Result<Arc<StepRecord>, EngineError> {
         let sampler = Sampler::new(config).map_err(EngineError::Invalid)?;
         let (logits, history) = self.cached(step)?;
-        let signals = self.signals_for(config, self.cached_aux(step))?;
+        let signals = self.signals_for(config, &self.cached_aux(step))?;
         let old = &self.steps()[step];
         let draw = old
             .trace

@@ -8,6 +8,7 @@ use crate::tui::input::TextEdit;
 use crate::tui::tabs::attention::AttnAction;
 use crate::tui::tabs::beams::BeamAction;
 use crate::tui::tabs::cache::CacheAction;
+use crate::tui::tabs::crowd::CrowdAction;
 use crate::tui::tabs::lens::LensAction;
 use crate::tui::tabs::speculative::SpecAction;
 
@@ -81,6 +82,8 @@ pub enum Action {
     Speculative(SpecAction),
     /// A key of the lens tab.
     Lens(LensAction),
+    /// A key of the crowd tab.
+    Crowd(CrowdAction),
     /// Leave the program.
     Quit,
     /// The terminal was resized.

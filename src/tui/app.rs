@@ -13,6 +13,7 @@ use crate::tui::knob::Knob;
 use crate::tui::tabs::attention::AttentionState;
 use crate::tui::tabs::beams::BeamsState;
 use crate::tui::tabs::cache::CacheState;
+use crate::tui::tabs::crowd::CrowdState;
 use crate::tui::tabs::lens::LensState;
 use crate::tui::tabs::speculative::SpecState;
 use crate::tui::wrap::Wrap;
@@ -27,7 +28,7 @@ pub enum Focus {
     Knobs,
 }
 
-/// The screen shown, chosen with `1`..`6`.
+/// The screen shown, chosen with `1`..`7`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Tab {
     /// Transcript, distribution, temperatures and knobs.
@@ -41,17 +42,20 @@ pub enum Tab {
     Speculative,
     /// The logit lens: what every layer would predict.
     Lens,
+    /// A crowd of samples and the one MBR or a vote chooses.
+    Crowd,
 }
 
 impl Tab {
-    /// Every tab, in key order (`1`..`6`).
-    pub const ALL: [Tab; 6] = [
+    /// Every tab, in key order (`1`..`7`).
+    pub const ALL: [Tab; 7] = [
         Tab::Main,
         Tab::Beams,
         Tab::Attention,
         Tab::Cache,
         Tab::Speculative,
         Tab::Lens,
+        Tab::Crowd,
     ];
 
     /// Name in the tab bar.
@@ -63,6 +67,7 @@ impl Tab {
             Tab::Cache => "cache",
             Tab::Speculative => "speculative",
             Tab::Lens => "lens",
+            Tab::Crowd => "crowd",
         }
     }
 }
@@ -172,6 +177,8 @@ pub struct App {
     pub spec: SpecState,
     /// The lens tab's state.
     pub lens: LensState,
+    /// The crowd tab's state.
+    pub crowd: CrowdState,
     /// The engine's active run (as last started).
     pub run: RunKind,
     pub popup: Popup,

@@ -47,7 +47,7 @@ pub fn map_key(app: &App, key: &KeyEvent) -> Option<Action> {
             _ => None,
         },
         Popup::None => match key.code {
-            KeyCode::Char(c @ '1'..='6') => Tab::ALL
+            KeyCode::Char(c @ '1'..='7') => Tab::ALL
                 .get(c as usize - '1' as usize)
                 .map(|&t| Action::SetTab(t)),
             _ if app.tab == Tab::Beams => crate::tui::tabs::beams::map_key(key),
@@ -55,6 +55,7 @@ pub fn map_key(app: &App, key: &KeyEvent) -> Option<Action> {
             _ if app.tab == Tab::Cache => crate::tui::tabs::cache::map_key(key),
             _ if app.tab == Tab::Speculative => crate::tui::tabs::speculative::map_key(key),
             _ if app.tab == Tab::Lens => crate::tui::tabs::lens::map_key(key),
+            _ if app.tab == Tab::Crowd => crate::tui::tabs::crowd::map_key(key),
             _ => main_key(app.focus, key),
         },
     }

@@ -350,6 +350,7 @@ pub fn stage_abbrev(name: &str) -> &str {
         "eta" => "η",
         "typical_p" => "typ",
         "contrast" => "cd",
+        "ensemble" => "ens",
         "dola" => "dola",
         other => other,
     }

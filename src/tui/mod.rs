@@ -48,6 +48,8 @@ pub struct TuiOptions {
     pub tint: TintMode,
     /// Speculative decoding on from the start, with these knobs (`--draft`).
     pub speculative: Option<SpecConfig>,
+    /// The crowd tab's settings (`--samples`), opened on that tab.
+    pub crowd: Option<crate::engine::crowd::CrowdConfig>,
 }
 
 impl Default for TuiOptions {
@@ -57,6 +59,7 @@ impl Default for TuiOptions {
             autoplay: false,
             tint: TintMode::Probability,
             speculative: None,
+            crowd: None,
         }
     }
 }
@@ -72,6 +75,10 @@ pub fn run(handle: EngineHandle, opts: TuiOptions) -> color_eyre::Result<()> {
     if let Some(cfg) = opts.speculative.clone() {
         app.spec.enabled = true;
         app.spec.config = cfg;
+    }
+    if let Some(cfg) = opts.crowd.clone() {
+        app.crowd.config = cfg;
+        app.tab = app::Tab::Crowd;
     }
     let result = setup(opts.mouse)
         .and_then(|mut terminal| event_loop::run_loop(&mut terminal, &mut app, &handle));

@@ -132,6 +132,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         Action::Cache(a) => return crate::tui::tabs::cache::update(app, a),
         Action::Speculative(a) => return crate::tui::tabs::speculative::update(app, a),
         Action::Lens(a) => return crate::tui::tabs::lens::update(app, a),
+        Action::Crowd(a) => return crate::tui::tabs::crowd::update(app, a),
         Action::Quit => {
             app.quit = true;
             return vec![Command::Quit];
@@ -177,6 +178,7 @@ fn engine_event(app: &mut App, event: Event) -> Vec<Command> {
         Event::Cache(view) => crate::tui::tabs::cache::on_view(app, view),
         Event::Speculative(view) => crate::tui::tabs::speculative::on_view(app, view),
         Event::Lens(view) => crate::tui::tabs::lens::on_view(app, view),
+        Event::Crowd(view) => crate::tui::tabs::crowd::on_view(app, view),
         Event::RunStarted(kind) => app.run = kind,
     }
     Vec::new()

@@ -29,6 +29,8 @@ pub struct Signals {
     pub amateur: Option<Vec<f32>>,
     /// The head applied to candidate premature layers (DoLa), as `(layer, logits)`.
     pub premature: Vec<(usize, Vec<f32>)>,
+    /// Raw logits of the ensemble's other members (other prompts, other models).
+    pub members: Vec<Vec<f32>>,
 }
 
 /// Natural log of 0.1: the plausibility cut of both contrasts by default.

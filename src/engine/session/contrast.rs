@@ -31,12 +31,14 @@ use super::{EngineError, Session};
 pub const LENS_COLUMNS: usize = 6;
 
 /// What a step stored besides its logits.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct StepAux {
     /// Its residual streams (none for speculative steps).
     rows: Option<LogitsRef>,
     /// The amateur model's logits, when contrastive decoding ran with one.
     amateur: Option<LogitsRef>,
+    /// The ensemble members' logits, when ensembling ran.
+    members: Vec<LogitsRef>,
 }
 
 fn invalid(e: impl ToString) -> EngineError {
@@ -64,6 +66,11 @@ impl Session {
                 }
                 _ => {}
             }
+        }
+        if cfg.ensemble.is_some() && self.members.is_empty() {
+            return Err(invalid(
+                "ensembling needs members: --ensemble-prompt TEXT or --ensemble-model PATH",
+            ));
         }
         if let Some(d) = &cfg.dola_layers {
             if d.candidates(mc.layers, mc.tied_embeddings).is_empty() {
@@ -96,16 +103,28 @@ impl Session {
             let logits = amateur.next_logits(tokens, policy)?;
             aux.amateur = Some(self.store.push(&logits));
         }
-        Ok((self.signals_for(&cfg, aux)?, aux))
+        if cfg.ensemble.is_some() {
+            let generated = tokens[self.prompt_ids.len().min(tokens.len())..].to_vec();
+            aux.members = self.member_logits(&generated)?;
+        }
+        Ok((self.signals_for(&cfg, &aux)?, aux))
     }
 
     /// The signals `cfg`'s contrast stages read at a step that stored `aux`.
     pub(super) fn signals_for(
         &self,
         cfg: &SamplerConfig,
-        aux: StepAux,
+        aux: &StepAux,
     ) -> Result<Signals, EngineError> {
         let mut s = Signals::default();
+        if cfg.ensemble.is_some() {
+            if aux.members.is_empty() {
+                return Err(invalid("this step has no ensemble members' logits"));
+            }
+            for &r in &aux.members {
+                s.members.push(self.store.get(r).map_err(invalid)?.to_vec());
+            }
+        }
         if cfg.contrast.is_none() && cfg.dola_layers.is_none() {
             return Ok(s);
         }
@@ -158,8 +177,7 @@ impl Session {
         let mut grid = LensGrid::new((1..=layers).collect());
         let early: Vec<usize> = (1..layers).collect();
         for step in first..=last.min(self.steps().len().saturating_sub(1)) {
-            let aux = self.cached_aux(step);
-            let Some(r) = aux.rows else {
+            let Some(r) = self.cached_aux(step).rows else {
                 continue;
             };
             let rows = self.rows.get(r).map_err(invalid)?;

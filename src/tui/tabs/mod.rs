@@ -1,9 +1,10 @@
 //! The screens beside the main one, one file each: `1` main, `2` beams, `3` attention,
-//! `4` cache, `5` speculative, `6` lens. [`draw`] dispatches on [`App::tab`]; [`draw_bar`] draws the tab line.
+//! `4` cache, `5` speculative, `6` lens, `7` crowd. [`draw`] dispatches on [`App::tab`]; [`draw_bar`] draws the tab line.
 
 pub mod attention;
 pub mod beams;
 pub mod cache;
+pub mod crowd;
 pub mod lens;
 pub mod speculative;
 
@@ -55,5 +56,6 @@ pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
         Tab::Cache => cache::draw(frame, app, area),
         Tab::Speculative => speculative::draw(frame, app, area),
         Tab::Lens => lens::draw(frame, app, area),
+        Tab::Crowd => crowd::draw(frame, app, area),
     }
 }

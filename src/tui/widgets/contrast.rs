@@ -1,7 +1,7 @@
-//! The contrast panel: for a step that ran contrastive decoding, DoLa or contrastive search,
-//! the candidates with the two views side by side and the score that combined them (expert,
-//! amateur, contrast; or confidence, degeneration penalty, score). It takes the temperature
-//! panel's place on such steps.
+//! The contrast panel: for a step that ran contrastive decoding, DoLa, contrastive search or
+//! an ensemble, the candidates with the views side by side and the score that combined them
+//! (expert, amateur, contrast; confidence, degeneration penalty, score; every member and the
+//! combination). It takes the temperature panel's place on such steps.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -22,15 +22,15 @@ const TOKEN_COLS: usize = 12;
 pub struct ContrastLine {
     pub text: String,
     pub chosen: bool,
-    /// `(shown value, bar fraction)` for the three columns.
-    pub cols: [(String, f32); 3],
+    /// `(shown value, bar fraction)` per column.
+    pub cols: Vec<(String, f32)>,
 }
 
 /// What the contrast panel shows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContrastView {
     pub title: String,
-    pub headers: [&'static str; 3],
+    pub headers: Vec<String>,
     pub lines: Vec<ContrastLine>,
     pub note: String,
 }
@@ -53,7 +53,7 @@ pub fn contrast_view(app: &App, rows: usize) -> Option<ContrastView> {
             ..
         } => {
             let top = r.iter().map(|x| x.contrast.abs()).fold(1e-6, f32::max);
-            let (title, headers) = match premature_layer {
+            let (title, names) = match premature_layer {
                 Some(l) => (
                     format!(" DoLa: final vs layer {l} "),
                     ["final", "premature", "contrast"],
@@ -63,6 +63,7 @@ pub fn contrast_view(app: &App, rows: usize) -> Option<ContrastView> {
                     ["expert", "amateur", "contrast"],
                 ),
             };
+            let headers = names.iter().map(|h| h.to_string()).collect();
             ContrastView {
                 title,
                 headers,
@@ -72,7 +73,7 @@ pub fn contrast_view(app: &App, rows: usize) -> Option<ContrastView> {
                     .map(|x| ContrastLine {
                         text: app.token_text(x.id).to_string(),
                         chosen: x.id == chosen,
-                        cols: [
+                        cols: vec![
                             pct(x.expert),
                             pct(x.amateur),
                             (format!("{:>+6.2}", x.contrast), x.contrast.abs() / top),
@@ -88,14 +89,16 @@ pub fn contrast_view(app: &App, rows: usize) -> Option<ContrastView> {
         }
         StageDetail::Search { rows: r } => ContrastView {
             title: format!(" Contrastive search ({}) ", stage.params),
-            headers: ["confidence", "penalty", "score"],
+            headers: ["confidence", "penalty", "score"]
+                .map(String::from)
+                .to_vec(),
             lines: r
                 .iter()
                 .take(rows)
                 .map(|x| ContrastLine {
                     text: app.token_text(x.id).to_string(),
                     chosen: x.id == chosen,
-                    cols: [
+                    cols: vec![
                         (format!("{:>5.1}%", x.prob * 100.0), x.prob),
                         (format!("{:>+6.3}", x.penalty), x.penalty.abs()),
                         (format!("{:>+6.3}", x.score), x.score.abs()),
@@ -104,6 +107,38 @@ pub fn contrast_view(app: &App, rows: usize) -> Option<ContrastView> {
                 .collect(),
             note: "score = (1 − α)·confidence − α·max cosine to the context".into(),
         },
+        StageDetail::Ensemble { rows: r } => {
+            let members = r.first().map_or(0, |x| x.members.len());
+            let mut headers: Vec<String> = (0..members)
+                .map(|m| {
+                    if m == 0 {
+                        "own".into()
+                    } else {
+                        format!("member {m}")
+                    }
+                })
+                .collect();
+            headers.push("combined".into());
+            ContrastView {
+                title: format!(" Ensemble ({}) ", stage.params),
+                headers,
+                lines: r
+                    .iter()
+                    .take(rows)
+                    .map(|x| ContrastLine {
+                        text: app.token_text(x.id).to_string(),
+                        chosen: x.id == chosen,
+                        cols: x
+                            .members
+                            .iter()
+                            .map(|&p| (format!("{:>5.1}%", p * 100.0), p))
+                            .chain(std::iter::once(pct(x.combined)))
+                            .collect(),
+                    })
+                    .collect(),
+                note: "combined: log of the mean probability, or the mean log-probability".into(),
+            }
+        }
     })
 }
 
@@ -112,22 +147,32 @@ impl Widget for &ContrastView {
         let block = Block::bordered().title(self.title.as_str());
         let inner = block.inner(area);
         block.render(area, buf);
-        let col = (inner.width as usize).saturating_sub(TOKEN_COLS + 3) / 3;
-        let bar = col.saturating_sub(8);
+        let ncols = self.headers.len().max(1);
+        let col = (inner.width as usize).saturating_sub(TOKEN_COLS + 3) / ncols;
+        let bar = col.saturating_sub(9);
         let mut head = format!("{:<w$}", "", w = TOKEN_COLS + 2);
-        for h in self.headers {
-            head.push_str(&format!("{h:<col$}"));
+        for h in &self.headers {
+            head.push_str(&format!(" {:<w$}", text::cell(h, col - 1), w = col - 1));
         }
         let mut lines = vec![Line::styled(head, theme::dim())];
-        let colors = [theme::RAW, theme::MARK, theme::FINAL];
+        let colors = |i: usize| {
+            if i + 1 == ncols {
+                theme::FINAL
+            } else if i == 0 {
+                theme::RAW
+            } else {
+                theme::MARK
+            }
+        };
         for l in &self.lines {
             let mark = if l.chosen { "▶ " } else { "  " };
             let mut spans = vec![Span::raw(format!(
                 "{mark}{}",
                 text::cell(&l.text, TOKEN_COLS)
             ))];
-            for ((value, frac), color) in l.cols.iter().zip(colors) {
-                spans.push(Span::raw(format!(" {value} ")));
+            for (i, (value, frac)) in l.cols.iter().enumerate() {
+                let color = colors(i);
+                spans.push(Span::raw(format!(" {value:>7} ")));
                 spans.push(Span::styled(
                     format!("{:<bar$}", text::hbar(*frac, bar)),
                     Style::new().fg(color),

@@ -207,6 +207,11 @@ fn step_knob_help_branch_quit_on_the_real_model() {
     t.wait("KL shading on layer 28", 20, |s| {
         s.contains("shade: KL to final") && s.contains("layer 28: after block 28")
     });
+    // The crowd tab: four samples of eight tokens, chosen by MBR with chrF.
+    t.keys(&["7", "-", "-", "-", "-", "[", "[", "[", "r"]);
+    let s = t.wait("a chosen sample", 90, |s| s.contains("won ─"));
+    assert!(s.contains("Crowd · 4 samples · mbr:chrf · chosen #"), "{s}");
+    assert!(s.contains('★'), "{s}");
     t.keys(&["1"]);
     t.wait("the main tab", 20, |s| s.contains("Knobs"));
 

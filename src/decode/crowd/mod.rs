@@ -43,9 +43,11 @@ impl FromStr for Selection {
             "mbr:embed" => Selection::Mbr(Utility::Embed),
             "vote" => Selection::Vote { weighted: false },
             "vote:weighted" => Selection::Vote { weighted: true },
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "--select {other:?}: expected mbr:chrf, mbr:bleu, mbr:embed, vote or vote:weighted"
-            )),
+            ))
+            }
         })
     }
 }

@@ -245,7 +245,7 @@ fn reasons(view: &CrowdView, width: u16) -> Paragraph<'static> {
     let mut lines = Vec::new();
     if o.votes.is_empty() && !o.matrix.is_empty() {
         lines.push(Line::styled(
-            "U(row, column): row as hypothesis, column as reference",
+            "U(row as hypothesis, column as reference)",
             theme::dim(),
         ));
         let n = o.matrix.len();

@@ -67,6 +67,10 @@ pub struct BenchArgs {
     /// decode forward (median of 30 each way, alternated).
     #[arg(long)]
     contrast: bool,
+    /// Instead: a batched crowd step (every sample drawing one token in one forward) for
+    /// 1, 4, 8 and 16 samples, over --decode-tokens steps, and the KV cache each holds.
+    #[arg(long)]
+    crowd: bool,
     /// Measure the TUI instead: median render time per frame of a 2,000-step session at
     /// 200×60 (no model needed).
     #[arg(long)]
@@ -123,6 +127,10 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
     }
     if a.capture {
         return bench_capture_overhead(&path, &dtypes);
+    }
+    if a.crowd {
+        let lm = load(&path, dtypes[0], &mut |_, _| {})?;
+        return super::bench_crowd::bench_crowd(lm, a.decode_tokens, a.runs);
     }
     if a.contrast {
         let lm = load(&path, dtypes[0], &mut |_, _| {})?;

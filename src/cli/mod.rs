@@ -4,6 +4,7 @@ mod args;
 mod beam;
 mod bench;
 mod bench_contrast;
+mod bench_crowd;
 mod bench_spec;
 mod crowd;
 mod generate;

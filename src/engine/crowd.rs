@@ -171,6 +171,11 @@ impl CrowdRun {
         self.outcome.is_some()
     }
 
+    /// Bytes the crowd's KV cache holds (every row).
+    pub fn cache_bytes(&self) -> u64 {
+        self.cache.bytes()
+    }
+
     /// Each row's step traces (for the JSON step records).
     pub fn traces(&self) -> &[Vec<StepTrace>] {
         &self.traces

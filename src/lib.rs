@@ -4,6 +4,7 @@
 //! sampler chain) → [`engine`] (the timeline of steps) → the TUI, which renders plain views.
 
 pub mod cli;
+pub mod constrain;
 pub mod decode;
 pub mod engine;
 pub mod model;

@@ -48,3 +48,47 @@ fn a_preview_under_the_same_knobs_equals_the_step() {
         assert_eq!((a.id, a.raw_p.to_bits()), (b.id, b.raw_p.to_bits()));
     }
 }
+
+#[test]
+fn the_pending_distribution_is_what_the_next_step_computes() {
+    let knobs = SamplerConfig {
+        temperature: 0.8,
+        top_k: Some(20),
+        seed: 5,
+        ..SamplerConfig::default()
+    };
+    let mut s = Session::new(
+        load(&fixture("spec-target")),
+        "The quick brown fox",
+        knobs.clone(),
+    )
+    .unwrap();
+    tch::set_num_threads(1);
+    for i in 0..8 {
+        // Look before choosing, twice (the second look costs no forward), then draw.
+        let pending = s.pending_record().unwrap().expect("not finished");
+        assert_eq!(s.pending_record().unwrap().unwrap().trace, pending.trace);
+        assert_eq!(pending.index, i);
+        let step = s.step().unwrap();
+        assert_eq!(step.trace, pending.trace, "step {i}");
+        assert_eq!(step.token_id, pending.trace.chosen.id);
+    }
+    // Knobs changed before choosing reshape the pending distribution; the step follows them.
+    let pending = s.pending_record().unwrap().unwrap();
+    s.set_config(SamplerConfig {
+        top_k: Some(3),
+        ..knobs.clone()
+    })
+    .unwrap();
+    let narrowed = s.pending_record().unwrap().unwrap();
+    assert_eq!(
+        narrowed.trace.candidates[0].raw_p,
+        pending.trace.candidates[0].raw_p
+    );
+    assert!(narrowed.trace.kept <= 3 && pending.trace.kept > 3);
+    // Taking a candidate by hand records it with the pending distribution's raw numbers.
+    let pick = narrowed.trace.candidates[2].id;
+    let taken = s.take(pick).unwrap();
+    assert_eq!(taken.token_id, pick);
+    assert_eq!(taken.trace.candidates, narrowed.trace.candidates);
+}

@@ -113,7 +113,8 @@ fn step_knob_help_branch_quit_on_the_real_model() {
     }
     let s = t.screen();
     assert!(s.contains("The capital of France is"), "{s}");
-    assert!(s.contains("Distribution"), "{s}");
+    // Between steps the panel shows the next token's distribution before it is chosen.
+    assert!(s.contains("Next token 6 · not chosen yet"), "{s}");
 
     // Raise the temperature: the knob panel and the distribution follow.
     let before = temperature(&s);
@@ -131,8 +132,9 @@ fn step_knob_help_branch_quit_on_the_real_model() {
         !s.contains("take the highlighted candidate")
     });
 
-    // Branch at step 2: select it, highlight another candidate, take it.
-    t.keys(&["Left", "Left", "Left"]);
+    // Branch at step 2: select it (from the pending slot), highlight another candidate,
+    // take it.
+    t.keys(&["Left", "Left", "Left", "Left"]);
     t.wait("step 2 selected", 20, |s| s.contains("step 2/5"));
     t.keys(&["Down", "Down", "Enter"]);
     t.wait("the new branch", 60, |s| s.contains("branch 1"));

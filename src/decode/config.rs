@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::contrast::{ContrastKnobs, DolaLayers};
 use super::crowd::Combine;
+use super::grammar::GrammarSpec;
 use super::stage::{DEFAULT_ORDER, STAGE_NAMES};
 
 /// Every knob of the sampler chain. `None` (or the neutral value) disables a stage.
@@ -51,6 +52,10 @@ pub struct SamplerConfig {
     /// Output ensembling with the session's other members, combined this way.
     #[serde(default)]
     pub ensemble: Option<Combine>,
+    /// A constraint on the output (a regex, a JSON schema or a Lark grammar): the `grammar`
+    /// stage removes the tokens it forbids.
+    #[serde(default)]
+    pub grammar: Option<GrammarSpec>,
 }
 
 fn one() -> usize {
@@ -83,6 +88,7 @@ impl Default for SamplerConfig {
             dola_layers: None,
             penalty_alpha: None,
             ensemble: None,
+            grammar: None,
         }
     }
 }
@@ -146,6 +152,9 @@ impl SamplerConfig {
         check(self.penalty_alpha, "penalty_alpha", "[0, 1]", |x| {
             (0.0..=1.0).contains(&x)
         })?;
+        if let Some(g) = &self.grammar {
+            g.validate()?;
+        }
         if self.min_keep == 0 {
             return Err("min_keep must be >= 1, got 0".into());
         }

@@ -12,6 +12,8 @@ pub enum DecodeError {
     NoFiniteLogit,
     /// A stage (bans, n-gram blocking or a `-inf` logit bias) removed every candidate.
     AllRemoved { stage: String },
+    /// A constraint (`--regex`, `--json-schema`, `--grammar`) allows no token that is left.
+    Unsatisfiable { constraint: String, reason: String },
 }
 
 impl fmt::Display for DecodeError {
@@ -20,6 +22,9 @@ impl fmt::Display for DecodeError {
             DecodeError::EmptyLogits => write!(f, "empty logit vector"),
             DecodeError::NoFiniteLogit => write!(f, "no finite logit"),
             DecodeError::AllRemoved { stage } => write!(f, "stage {stage} removed every token"),
+            DecodeError::Unsatisfiable { constraint, reason } => {
+                write!(f, "the constraint ({constraint}) cannot be met: {reason}")
+            }
         }
     }
 }

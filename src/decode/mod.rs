@@ -17,6 +17,7 @@ pub mod contrast;
 pub mod crowd;
 pub mod edit;
 pub mod error;
+pub mod grammar;
 pub mod math;
 pub mod penalties;
 pub mod sampler;

@@ -6,13 +6,14 @@ use super::contrast::{Dola, Signals};
 use super::error::DecodeError;
 use super::math::best_of;
 use super::trace::{StageDetail, StageTrace};
-use super::{bans, contrast, edit, penalties, truncate, typical};
+use super::{bans, contrast, edit, grammar, penalties, truncate, typical};
 
 /// Every stage name, as used in `--samplers` and [`SamplerConfig::order`].
-pub const STAGE_NAMES: [&str; 14] = [
+pub const STAGE_NAMES: [&str; 15] = [
     "dola",
     "contrast",
     "ensemble",
+    "grammar",
     "logit_bias",
     "penalties",
     "no_repeat_ngram",
@@ -27,7 +28,10 @@ pub const STAGE_NAMES: [&str; 14] = [
 ];
 
 /// The default order: the two contrasts and the ensemble first (each replaces the model's
-/// logits, as Hugging Face's DoLa does before its processors), then Hugging Face `generate`'s `LogitsProcessorList` order.
+/// logits, as Hugging Face's DoLa does before its processors), then the grammar constraint
+/// (a hard mask: every later stage, truncation included, then works on allowed tokens only,
+/// so top-k keeps the k best *allowed* tokens and no cutoff can leave only forbidden ones),
+/// then Hugging Face `generate`'s `LogitsProcessorList` order.
 ///
 /// Processors that edit or forbid logits come first (sequence bias, repetition penalty,
 /// no-repeat n-gram, bad words), then temperature, then the truncation warpers in HF's order
@@ -35,7 +39,7 @@ pub const STAGE_NAMES: [&str; 14] = [
 /// the model's), and truncation must see the tempered distribution it will sample from.
 /// llama.cpp's default chain is the same shape (penalties, ..., top-k, typical, top-p, min-p,
 /// temperature last, which differs only in where temperature sits).
-pub const DEFAULT_ORDER: [&str; 14] = STAGE_NAMES;
+pub const DEFAULT_ORDER: [&str; 15] = STAGE_NAMES;
 
 /// The token sequence a step continues: prompt then generated ids, and the model-side
 /// signals the contrast stages read.
@@ -101,6 +105,12 @@ pub trait Stage: Send + Sync {
     /// Applies the stage. Must not renormalize after dropping candidates, and must keep at
     /// least one candidate unless it is a ban.
     fn apply(&self, c: &mut Candidates, history: History<'_>) -> Effect;
+    /// The error when the stage left no candidate (a constraint says why it cannot be met).
+    fn empty_error(&self, _history: History<'_>) -> DecodeError {
+        DecodeError::AllRemoved {
+            stage: self.name().to_string(),
+        }
+    }
 }
 
 /// Builds the stage `name` from the config's knobs: `Ok(None)` when its knob is neutral
@@ -124,6 +134,10 @@ pub fn build_stage(name: &str, cfg: &SamplerConfig) -> Result<Option<Box<dyn Sta
         "ensemble" => cfg
             .ensemble
             .map(|combine| Box::new(crate::decode::crowd::Ensemble { combine }) as Box<dyn Stage>),
+        "grammar" => cfg
+            .grammar
+            .clone()
+            .map(|spec| Box::new(grammar::Grammar { spec }) as Box<dyn Stage>),
         "logit_bias" => (!cfg.logit_bias.is_empty())
             .then(|| Box::new(edit::LogitBias::new(&cfg.logit_bias)) as Box<dyn Stage>),
         "penalties" => {
@@ -204,9 +218,7 @@ impl Chain {
             let effect = stage.apply(c, history);
             let kept = c.len();
             if kept == 0 {
-                return Err(DecodeError::AllRemoved {
-                    stage: stage.name().to_string(),
-                });
+                return Err(stage.empty_error(history));
             }
             // Survivors still carry the probabilities of the entering distribution.
             let mass = if kept == entering {

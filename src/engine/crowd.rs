@@ -123,6 +123,11 @@ impl CrowdRun {
                 "--samples draws from the chain's own knobs: contrasts, ensembles and contrastive search do not combine with it".into(),
             ));
         }
+        if knobs.grammar.is_some() {
+            return Err(invalid(
+                "--samples does not support a grammar constraint (--regex, --json-schema, --grammar)".into(),
+            ));
+        }
         let pattern = cfg.answer_regex.as_deref().unwrap_or(DEFAULT_ANSWER_REGEX);
         let answer_re = Regex::new(pattern)
             .map_err(|e| invalid(format!("--answer-regex {pattern:?}: {}", one_line(&e))))?;

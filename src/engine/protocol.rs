@@ -42,6 +42,8 @@ pub enum Command {
     Branch { step: usize, token_id: u32 },
     /// Discard the steps from `step` on and regenerate them with the current knobs.
     Reroll { step: usize },
+    /// Take `token_id` as the next token instead of sampling one.
+    Take { token_id: u32 },
     /// Switch to another branch by id.
     SwitchBranch(usize),
     /// Replace the prompt and start a new timeline.
@@ -69,6 +71,9 @@ pub enum Event {
     Timeline(Snapshot),
     /// A cached step re-run through the chain under new knobs (its token unchanged).
     Preview(Arc<StepRecord>),
+    /// The next token's distribution before it is chosen, under the knobs in force (the
+    /// token its draw would pick as `trace.chosen`); `None` once the sequence has ended.
+    Pending(Option<Arc<StepRecord>>),
     /// A recoverable error to show in the status bar.
     Error(String),
     /// The captured attention rows (sent after timeline changes while capture is on).

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::decode::config::SamplerConfig;
+use crate::decode::contrast::Signals;
 use crate::decode::math::median;
 use crate::decode::sampler::Sampler;
 use crate::decode::stage::History;
@@ -78,6 +79,9 @@ pub struct Session {
     pending: Option<Vec<f32>>,
     /// The residual streams at the last position of the forward that made `pending`.
     pending_rows: Option<Vec<f32>>,
+    /// The pending step's signals and stored inputs, for the knobs they were computed under
+    /// (shown before the choice, then used by it).
+    pending_inputs: Option<(SamplerConfig, Signals, StepAux)>,
     pending_forward_ms: f32,
     /// Decode timings (ms) of recent single-token forwards.
     recent_ms: Vec<f32>,
@@ -96,6 +100,9 @@ pub struct Session {
     /// Contrastive search: the final-normed last-layer hidden states of the timeline's
     /// tokens, flattened `[T · d]`.
     search_context: Option<Vec<f32>>,
+    /// The grammar constraint's token space and matcher (`--regex`, `--json-schema`,
+    /// `--grammar`), built at the first constrained step.
+    constrainer: crate::constrain::Constrainer,
 }
 
 impl Session {
@@ -135,7 +142,9 @@ impl Session {
             rows: LogitStore::new(rows_len),
             search_context: None,
             pending_rows: None,
+            pending_inputs: None,
             members: Vec::new(),
+            constrainer: Default::default(),
         };
         s.set_prompt(prompt)?;
         Ok(s)
@@ -248,7 +257,56 @@ impl Session {
         self.pending_forward_ms = ms;
         self.pending = Some(ran.logits);
         self.pending_rows = ran.rows;
+        self.pending_inputs = None;
         Ok(())
+    }
+
+    /// The pending step's signals under the knobs in force, computed once per knob setting.
+    fn pending_inputs(&mut self, tokens: &[u32]) -> Result<(Signals, StepAux), EngineError> {
+        let cfg = self.config().clone();
+        if let Some((c, signals, aux)) = &self.pending_inputs {
+            if *c == cfg {
+                return Ok((signals.clone(), aux.clone()));
+            }
+            // Other knobs: recompute from the same forward's streams.
+            if self.pending_rows.is_none() {
+                if let Some(rows) = aux.rows_ref() {
+                    self.pending_rows =
+                        Some(self.rows.get(rows).map_err(EngineError::Invalid)?.to_vec());
+                }
+            }
+        }
+        let (signals, aux) = self.pending_signals(tokens)?;
+        self.pending_inputs = Some((cfg, signals.clone(), aux.clone()));
+        Ok((signals, aux))
+    }
+
+    /// The record the next [`Session::step`] would make under the knobs in force (its
+    /// distribution before choosing, the token its draw picks), computing what the cache lacks;
+    /// `None` when the sequence has ended.
+    pub fn pending_record(&mut self) -> Result<Option<Arc<StepRecord>>, EngineError> {
+        if self.finished() {
+            return Ok(None);
+        }
+        let tokens = self.tokens();
+        self.ensure_pending(&tokens)?;
+        let (signals, _) = self.pending_inputs(&tokens)?;
+        let logits = self.pending.clone().unwrap_or_default();
+        let index = self.steps().len();
+        let history = History::new(&tokens, self.prompt_ids.len()).with_signals(&signals);
+        let draw = crate::decode::sampler::draw_for(self.config().seed, index as u64);
+        let trace = self
+            .sampler
+            .replay(&logits, history, Some(draw))
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let config = self.config().clone();
+        Ok(Some(Arc::new(self.record(
+            index,
+            trace,
+            &logits,
+            config,
+            self.pending_forward_ms,
+        ))))
     }
 
     /// Generates one token with the current knobs.
@@ -261,8 +319,9 @@ impl Session {
         }
         let tokens = self.tokens();
         self.ensure_pending(&tokens)?;
+        let (signals, aux) = self.pending_inputs(&tokens)?;
         let logits = self.pending.take().unwrap_or_default();
-        let (signals, aux) = self.pending_signals(&tokens)?;
+        self.pending_inputs = None;
         let history = History::new(&tokens, self.prompt_ids.len()).with_signals(&signals);
         let index = self.steps().len();
         self.sampler.seek(index as u64);
@@ -308,8 +367,9 @@ impl Session {
         }
         let tokens = self.tokens();
         self.ensure_pending(&tokens)?;
+        let (signals, aux) = self.pending_inputs(&tokens)?;
         let logits = self.pending.take().unwrap_or_default();
-        let (signals, aux) = self.pending_signals(&tokens)?;
+        self.pending_inputs = None;
         let history = History::new(&tokens, self.prompt_ids.len()).with_signals(&signals);
         let mut trace = self
             .sampler

@@ -100,6 +100,10 @@ fn run(mut session: Session, commands: Receiver<Command>, events: Sender<Event>)
         queued: 0,
     };
     send(Event::Timeline(session.snapshot()));
+    match session.pending_record() {
+        Ok(p) => send(Event::Pending(p)),
+        Err(e) => send(Event::Error(e.to_string())),
+    };
     loop {
         let busy = w.playing || w.queued > 0;
         let mut batch = Vec::new();
@@ -150,6 +154,10 @@ fn run(mut session: Session, commands: Receiver<Command>, events: Sender<Event>)
                     session.reroll(step).map(|n| w.queued = n)
                 }
                 Command::SwitchBranch(id) => session.switch_branch(id),
+                Command::Take { token_id } => {
+                    w.ensure_timeline(&mut session, &send);
+                    session.take(token_id).map(|_| ())
+                }
                 Command::SetPrompt(p) => {
                     w.queued = 0;
                     w.playing = false;
@@ -194,6 +202,13 @@ fn run(mut session: Session, commands: Receiver<Command>, events: Sender<Event>)
                 send(Event::Attention(Arc::new(session.attention_view())));
             }
             send(Event::Cache(Arc::new(session.cache_view())));
+            // Between steps of the timeline, show the next distribution before it is chosen.
+            if !(w.playing || w.queued > 0) && w.active.kind() == RunKind::Sample {
+                match session.pending_record() {
+                    Ok(p) => send(Event::Pending(p)),
+                    Err(e) => send(Event::Error(e.to_string())),
+                };
+            }
         }
     }
 }

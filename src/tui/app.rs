@@ -155,6 +155,10 @@ pub struct App {
     pub highlight: usize,
     /// The selected step re-run under the current knobs.
     pub preview: Option<Arc<StepRecord>>,
+    /// The next token's distribution before it is chosen (from the engine).
+    pub pending: Option<Arc<StepRecord>>,
+    /// Whether the main panels show [`App::pending`] rather than the selected step.
+    pub on_pending: bool,
     /// The knobs as the user set them.
     pub config: SamplerConfig,
     /// The last config sent, until a snapshot confirms it.
@@ -207,9 +211,18 @@ impl App {
         self.selected.and_then(|i| self.snapshot.steps.get(i))
     }
 
-    /// The record the distribution and temperature panels show: the preview of the selected
-    /// step when there is one, else the step itself; `true` when it is the preview.
+    /// The pending record when the panels are on it.
+    pub fn shown_pending(&self) -> Option<&Arc<StepRecord>> {
+        self.pending.as_ref().filter(|_| self.on_pending)
+    }
+
+    /// The record the distribution and temperature panels show: the pending next token when
+    /// selected, else the preview of the selected step when there is one, else the step
+    /// itself; `true` when it is a preview.
     pub fn shown_record(&self) -> Option<(&Arc<StepRecord>, bool)> {
+        if let Some(p) = self.shown_pending() {
+            return Some((p, false));
+        }
         let record = self.selected_record()?;
         match &self.preview {
             Some(p) if p.index == record.index && p.token_id == record.token_id => Some((p, true)),

@@ -144,7 +144,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
                 app.awaiting = Some(app.config.clone());
                 cmds.push(Command::SetKnobs {
                     config: Box::new(app.config.clone()),
-                    preview_step: app.selected,
+                    preview_step: app.selected.filter(|_| !app.on_pending),
                 });
             }
             return cmds;
@@ -167,6 +167,19 @@ fn engine_event(app: &mut App, event: Event) -> Vec<Command> {
             }
         }
         Event::Timeline(snapshot) => apply_timeline(app, snapshot),
+        Event::Pending(record) => {
+            let n = app.snapshot.steps.len();
+            app.pending = record.filter(|r| r.index == n);
+            let before = app.on_pending;
+            app.on_pending =
+                app.pending.is_some() && (app.on_pending || (app.follow && !app.snapshot.playing));
+            if app.on_pending {
+                // The pending record follows the knobs: keep the highlight unless it moved on.
+                if !before {
+                    reset_highlight(app);
+                }
+            }
+        }
         Event::Preview(record) => {
             if app.snapshot.steps.get(record.index).map(|s| s.token_id) == Some(record.token_id) {
                 app.preview = Some(record);
@@ -195,6 +208,12 @@ fn apply_timeline(app: &mut App, snapshot: Snapshot) {
     app.snapshot = snapshot;
     app.version += 1;
     let n = app.snapshot.steps.len();
+    if app.pending.as_ref().is_some_and(|p| p.index != n) || app.snapshot.playing {
+        app.pending = None;
+    }
+    if app.snapshot.playing {
+        app.on_pending = false;
+    }
     app.selected = match app.selected {
         _ if n == 0 => None,
         Some(i) if !app.follow => Some(i.min(n - 1)),
@@ -212,15 +231,28 @@ fn apply_timeline(app: &mut App, snapshot: Snapshot) {
 
 /// Change the selection with `f(current, len)`; the selection follows new steps again when
 /// it lands on the newest one.
+/// The pending next token counts as the slot after the last step.
 fn move_selection(app: &mut App, f: impl Fn(usize, usize) -> usize) {
     let n = app.snapshot.steps.len();
-    if n == 0 {
+    let total = n + usize::from(app.pending.is_some());
+    if total == 0 {
         return;
     }
-    let next = f(app.selected.unwrap_or(n - 1), n);
-    app.follow = next == n - 1;
-    if app.selected != Some(next) {
-        app.selected = Some(next);
+    let current = if app.on_pending && app.pending.is_some() {
+        n
+    } else {
+        app.selected.unwrap_or(n.saturating_sub(1))
+    };
+    let next = f(current, total);
+    app.follow = next == total - 1;
+    let on_pending = app.pending.is_some() && next == n;
+    if on_pending != app.on_pending {
+        app.on_pending = on_pending;
+        reset_highlight(app);
+    }
+    let step = next.min(n.saturating_sub(1));
+    if n > 0 && app.selected != Some(step) {
+        app.selected = Some(step);
         reset_highlight(app);
         let differs = app
             .selected_record()
@@ -240,6 +272,14 @@ fn reset_highlight(app: &mut App) {
 }
 
 fn take_candidate(app: &mut App) -> Vec<Command> {
+    if let Some(p) = app.shown_pending() {
+        let Some(candidate) = p.trace.candidates.get(app.highlight) else {
+            return Vec::new();
+        };
+        let token_id = candidate.id;
+        app.follow = true;
+        return vec![Command::Take { token_id }];
+    }
     let Some((step, trace)) = app.selected.zip(app.shown_trace()) else {
         return Vec::new();
     };

@@ -142,6 +142,12 @@ impl BeamConfig {
         if self.max_new_tokens == 0 {
             return Err("max new tokens must be at least 1".into());
         }
+        if self.knobs.grammar.is_some() {
+            return Err(
+                "beam search does not support a grammar constraint (--regex, --json-schema, --grammar)"
+                    .into(),
+            );
+        }
         self.knobs.validate()
     }
 

@@ -13,6 +13,7 @@ pub mod search;
 use serde::{Deserialize, Serialize};
 
 use super::candidates::Candidates;
+use super::grammar::GrammarMask;
 use super::math::log_softmax;
 use super::trace::ContrastRow;
 
@@ -31,6 +32,9 @@ pub struct Signals {
     pub premature: Vec<(usize, Vec<f32>)>,
     /// Raw logits of the ensemble's other members (other prompts, other models).
     pub members: Vec<Vec<f32>>,
+    /// The tokens the constraint (`--regex`, `--json-schema`, `--grammar`) allows next.
+    #[serde(default)]
+    pub grammar: Option<std::sync::Arc<GrammarMask>>,
 }
 
 /// Natural log of 0.1: the plausibility cut of both contrasts by default.

@@ -18,7 +18,7 @@ fn row_seeds_differ_per_row_and_per_seed() {
 #[test]
 fn mbr_picks_the_sample_closest_to_the_crowd() {
     // Three samples near 0 and one outlier at 10: utility −|x_i − x_j|.
-    let xs = [0.0, 0.5, -0.5, 10.0];
+    let xs: [f64; 4] = [0.0, 0.5, -0.5, 10.0];
     let r = mbr(xs.len(), |i, j| -(xs[i] - xs[j]).abs());
     assert_eq!(r.chosen, 0);
     assert_eq!(r.expected[3], -(10.0 + 9.5 + 10.5) / 3.0);

@@ -7,6 +7,7 @@
 //! logits), and, with an amateur model, the amateur's logits. Signals are derived from those
 //! by the same computation at the step and in every later preview, so both see the same bits.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use tch::Tensor;
@@ -14,6 +15,7 @@ use tch::Tensor;
 use crate::decode::config::SamplerConfig;
 use crate::decode::contrast::lens::LensGrid;
 use crate::decode::contrast::{search, Signals};
+use crate::decode::grammar::{GrammarMask, GrammarSpec};
 use crate::decode::sampler::Sampler;
 use crate::decode::stage::History;
 use crate::decode::trace::{StageDetail, StageTrace};
@@ -39,6 +41,33 @@ pub(super) struct StepAux {
     amateur: Option<LogitsRef>,
     /// The ensemble members' logits, when ensembling ran.
     members: Vec<LogitsRef>,
+    /// The grammar constraint's mask of the step, when one was in force.
+    grammar: Option<StepGrammar>,
+    /// How many generated tokens the step continued (`None`: a speculative step).
+    generated: Option<usize>,
+}
+
+/// A step's grammar mask and the constraint it was computed for.
+#[derive(Debug, Clone)]
+struct StepGrammar {
+    /// [`spec_key`] of the constraint.
+    key: u64,
+    mask: Arc<GrammarMask>,
+}
+
+/// A fingerprint of a constraint (kind and source), so a step stores 8 bytes, not the source.
+fn spec_key(spec: &GrammarSpec) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    spec.hash(&mut h);
+    h.finish()
+}
+
+impl StepAux {
+    /// Where the step's residual streams are stored.
+    pub(super) fn rows_ref(&self) -> Option<LogitsRef> {
+        self.rows
+    }
 }
 
 fn invalid(e: impl ToString) -> EngineError {
@@ -72,6 +101,9 @@ impl Session {
                 "ensembling needs members: --ensemble-prompt TEXT or --ensemble-model PATH",
             ));
         }
+        if let Some(g) = &cfg.grammar {
+            crate::constrain::check(g).map_err(invalid)?;
+        }
         if let Some(d) = &cfg.dola_layers {
             if d.candidates(mc.layers, mc.tied_embeddings).is_empty() {
                 return Err(invalid(format!(
@@ -103,9 +135,16 @@ impl Session {
             let logits = amateur.next_logits(tokens, policy)?;
             aux.amateur = Some(self.store.push(&logits));
         }
+        let generated = &tokens[self.prompt_ids.len().min(tokens.len())..];
         if cfg.ensemble.is_some() {
-            let generated = tokens[self.prompt_ids.len().min(tokens.len())..].to_vec();
-            aux.members = self.member_logits(&generated)?;
+            aux.members = self.member_logits(generated)?;
+        }
+        aux.generated = Some(generated.len());
+        if let Some(spec) = &cfg.grammar {
+            aux.grammar = Some(StepGrammar {
+                key: spec_key(spec),
+                mask: self.grammar_mask(spec, generated)?,
+            });
         }
         Ok((self.signals_for(&cfg, &aux)?, aux))
     }
@@ -124,6 +163,21 @@ impl Session {
             for &r in &aux.members {
                 s.members.push(self.store.get(r).map_err(invalid)?.to_vec());
             }
+        }
+        if let Some(spec) = &cfg.grammar {
+            s.grammar = Some(match &aux.grammar {
+                Some(g) if g.key == spec_key(spec) => g.mask.clone(),
+                // Another constraint than the step ran under (or none): its mask after the
+                // same tokens.
+                _ => {
+                    let n = aux.generated.ok_or_else(|| {
+                        invalid("this step (a speculative step) cannot be re-run under a grammar constraint")
+                    })?;
+                    let generated: Vec<u32> =
+                        self.timelines[self.current].ids().take(n).collect();
+                    self.grammar_mask(spec, &generated)?
+                }
+            });
         }
         if cfg.contrast.is_none() && cfg.dola_layers.is_none() {
             return Ok(s);
@@ -152,6 +206,25 @@ impl Session {
             s.premature = layers.into_iter().zip(logits).collect();
         }
         Ok(s)
+    }
+
+    /// The mask of `spec` after the generated tokens `generated` (the session's token space is
+    /// built from the tokenizer the first time: every id's bytes, the model's end-of-sequence
+    /// ids).
+    fn grammar_mask(
+        &self,
+        spec: &GrammarSpec,
+        generated: &[u32],
+    ) -> Result<Arc<GrammarMask>, EngineError> {
+        let space = || {
+            let tok = &self.lm.tok;
+            let mc = self.lm.model.config();
+            let vocab = tok.vocab_size().max(mc.vocab_size);
+            crate::constrain::TokenSpace::new(vocab, |id| tok.token_bytes(id), &mc.eos_ids)
+        };
+        self.constrainer
+            .mask(spec, space, generated)
+            .map_err(invalid)
     }
 
     /// The head applied to the residual streams after `layers` (through the final norm when
@@ -247,7 +320,8 @@ impl Session {
         self.ensure_search_context(&tokens)?;
         let logits = self.pending.take().unwrap_or_default();
         let forward_ms = self.pending_forward_ms;
-        let (signals, aux) = self.pending_signals(&tokens)?;
+        let (signals, aux) = self.pending_inputs(&tokens)?;
+        self.pending_inputs = None;
         let history = History::new(&tokens, self.prompt_ids.len()).with_signals(&signals);
         let knobs = SamplerConfig {
             top_k: None,
@@ -301,6 +375,7 @@ impl Session {
         let ms = t0.elapsed().as_secs_f32() * 1e3;
 
         self.pending = Some(tensor_to_vec(&out.logits.get(j as i64)));
+        self.pending_inputs = None;
         self.pending_rows = Some(tensor_to_vec(&hidden.get(j as i64)));
         self.pending_forward_ms = ms;
         self.recent_ms.push(ms);

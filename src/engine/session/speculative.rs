@@ -80,6 +80,11 @@ impl Session {
                 "speculative rounds verify the target's own distribution: turn off contrastive decoding, DoLa and contrastive search first".into(),
             ));
         }
+        if self.config().grammar.is_some() {
+            return Err(EngineError::Invalid(
+                "speculative rounds do not support a grammar constraint (--regex, --json-schema, --grammar): turn it off first".into(),
+            ));
+        }
         if draft.is_model() && self.role(Role::Draft).is_none() {
             return Err(EngineError::Invalid(
                 "no draft model is loaded: start with --draft PATH".into(),

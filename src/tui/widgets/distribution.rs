@@ -86,14 +86,22 @@ pub fn distribution_view(app: &App, rows: usize) -> DistributionView {
         .fold(0.0f32, f32::max)
         .max(1e-6);
     let c = &trace.chosen;
-    DistributionView {
-        title: format!(
-            " Distribution · step {} · '{}' p={} rank {} ",
+    let shown = text::truncate(&text::visible(app.token_text(c.id)), TOKEN_COLS);
+    let title = if app.shown_pending().is_some() {
+        format!(
+            " Next token {} · not chosen yet: space draws '{shown}', ↑↓ enter takes another ",
+            record.index + 1
+        )
+    } else {
+        format!(
+            " Distribution · step {} · '{shown}' p={} rank {} ",
             record.index + 1,
-            text::truncate(&text::visible(app.token_text(c.id)), TOKEN_COLS),
             text::percent(c.raw_prob),
             c.rank
-        ),
+        )
+    };
+    DistributionView {
+        title,
         preview,
         focused,
         lines,

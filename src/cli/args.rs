@@ -6,6 +6,7 @@ use clap::{Args, ValueEnum};
 
 use crate::decode::config::SamplerConfig;
 use crate::decode::contrast::ContrastKnobs;
+use crate::decode::grammar::{GrammarKind, GrammarSpec};
 use crate::model::tokenizer::Tok;
 use crate::model::{default_model_path, Dtype};
 
@@ -148,7 +149,7 @@ pub struct KnobArgs {
     #[arg(long, value_name = "ID=F", value_parser = parse_bias, allow_hyphen_values = true)]
     pub logit_bias: Vec<(u32, f32)>,
     /// Stage order, comma-separated (default:
-    /// dola,contrast,logit_bias,penalties,no_repeat_ngram,bans,temperature,top_k,top_p,min_p,typical_p,epsilon,eta).
+    /// dola,contrast,ensemble,grammar,logit_bias,penalties,no_repeat_ngram,bans,temperature,top_k,top_p,min_p,typical_p,epsilon,eta).
     #[arg(long, value_name = "ORDER", value_delimiter = ',')]
     pub samplers: Option<Vec<String>>,
     /// Contrastive decoding (Li et al. 2023) against this amateur: `self:L` (the target's own
@@ -185,6 +186,24 @@ pub struct KnobArgs {
     /// batched forward.
     #[arg(long, value_name = "A", allow_hyphen_values = true)]
     pub penalty_alpha: Option<f32>,
+    /// Constrain the output to match this regular expression, whole (Rust regex syntax,
+    /// anchored at both ends): the `grammar` stage removes every token that cannot continue a
+    /// match and, once the match cannot be extended, allows only end-of-sequence.
+    #[arg(long, value_name = "R", allow_hyphen_values = true, conflicts_with_all = ["json_schema", "grammar"])]
+    pub regex: Option<String>,
+    /// Constrain the output to be JSON valid under the JSON schema in FILE (llguidance's
+    /// subset of draft 2020-12: types, properties, required, enum, const, patterns, lengths,
+    /// ranges, anyOf, $ref, ...).
+    #[arg(long, value_name = "FILE", conflicts_with = "grammar")]
+    pub json_schema: Option<PathBuf>,
+    /// Constrain the output by the context-free grammar in FILE, in llguidance's Lark dialect
+    /// (rule `start`; "literals", /regexes/, rule alternatives and repetitions, %json{...}
+    /// for an embedded schema).
+    #[arg(long, value_name = "FILE")]
+    pub grammar: Option<PathBuf>,
+    /// The constraint once read and compiled (files are read once: FILE may be a pipe).
+    #[arg(skip)]
+    pub grammar_read: std::sync::OnceLock<Option<GrammarSpec>>,
 }
 
 fn parse_bias(s: &str) -> Result<(u32, f32), String> {
@@ -241,6 +260,7 @@ impl KnobArgs {
             c.dola_layers = Some(d.parse().map_err(CliError::usage)?);
         }
         c.penalty_alpha = self.penalty_alpha;
+        c.grammar = self.grammar_spec()?;
         if let Some(tok) = tok {
             for s in &self.ban {
                 c.bad_words.extend(ban_variants(tok, s)?);
@@ -279,6 +299,32 @@ impl KnobArgs {
             session.attach(crate::engine::roles::Role::Amateur, lm)?;
         }
         Ok(())
+    }
+
+    /// The constraint of `--regex`, `--json-schema` or `--grammar`, read and compiled (on a
+    /// byte vocabulary: a bad one is a one-line usage error before any model is loaded).
+    pub fn grammar_spec(&self) -> Result<Option<GrammarSpec>, CliError> {
+        if let Some(done) = self.grammar_read.get() {
+            return Ok(done.clone());
+        }
+        let read = |kind: GrammarKind, path: &PathBuf| {
+            std::fs::read_to_string(path)
+                .map(|text| GrammarSpec::new(kind, text))
+                .map_err(|e| CliError::usage(format!("{} {}: {e}", kind.flag(), path.display())))
+        };
+        let spec = match (&self.regex, &self.json_schema, &self.grammar) {
+            (Some(r), _, _) => GrammarSpec::new(GrammarKind::Regex, r.clone()),
+            (_, Some(p), _) => read(GrammarKind::JsonSchema, p)?,
+            (_, _, Some(p)) => read(GrammarKind::Lark, p)?,
+            _ => return Ok(None),
+        };
+        crate::constrain::check(&spec).map_err(CliError::usage)?;
+        Ok(self.grammar_read.get_or_init(|| Some(spec)).clone())
+    }
+
+    /// Whether a grammar constraint is given.
+    pub fn constrained(&self) -> bool {
+        self.regex.is_some() || self.json_schema.is_some() || self.grammar.is_some()
     }
 
     /// Whether a method that needs the session's step loop (contrasts, contrastive search) is on.

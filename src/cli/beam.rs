@@ -101,6 +101,11 @@ pub fn run(
             "--prompt is empty: give some text to continue",
         ));
     }
+    if knobs.constrained() {
+        return Err(CliError::usage(
+            "--beams does not combine with --regex, --json-schema or --grammar",
+        ));
+    }
     if knobs.contrasts() {
         return Err(CliError::usage(
             "--beams does not combine with --amateur, --dola-layers or --penalty-alpha",

@@ -45,6 +45,10 @@ pub struct GenerateArgs {
     beam: BeamArgs,
     #[command(flatten)]
     spec: SpecArgs,
+    /// Send the prompt as a user message through the model's own chat template (with the
+    /// assistant's turn opened), as instruct models expect.
+    #[arg(long)]
+    chat: bool,
     #[command(flatten)]
     crowd: CrowdArgs,
 }
@@ -71,6 +75,9 @@ pub fn run(a: GenerateArgs) -> Result<(), CliError> {
     let config = a.knobs.to_config(Some(&lm.tok))?;
     let crowd = a.crowd.config(a.max_tokens)?;
     let mut s = Session::new(lm, &a.prompt, config)?;
+    if a.chat {
+        s.set_chat(true)?;
+    }
     a.knobs.attach_amateur(&a.model, &mut s)?;
     a.crowd.attach(&a.model, &mut s)?;
     if let Some(cfg) = crowd {

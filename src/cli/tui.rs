@@ -33,6 +33,10 @@ pub struct TuiArgs {
     knobs: KnobArgs,
     #[command(flatten)]
     spec: SpecArgs,
+    /// Send the prompt as a user message through the model's own chat template (with the
+    /// assistant's turn opened), as instruct models expect.
+    #[arg(long)]
+    chat: bool,
     #[command(flatten)]
     crowd: super::crowd::CrowdArgs,
 }
@@ -63,6 +67,9 @@ pub fn run(a: TuiArgs) -> Result<(), CliError> {
     let lm = lm?;
     let config = a.knobs.to_config(Some(&lm.tok))?;
     let mut session = Session::new(lm, &prompt, config)?;
+    if a.chat {
+        session.set_chat(true)?;
+    }
     a.knobs.attach_amateur(&a.model, &mut session)?;
     a.crowd.attach(&a.model, &mut session)?;
     if let Some(cfg) = &spec {

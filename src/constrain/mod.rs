@@ -138,6 +138,25 @@ pub fn check(spec: &GrammarSpec) -> Result<(), String> {
     Constraint::new(spec, byte_space()).map(|_| ())
 }
 
+/// For a regex the `regex` crate cannot parse either, its error's last line (the reason
+/// without the caret drawing), e.g. "unclosed character class".
+fn regex_syntax_error(spec: &GrammarSpec) -> Option<String> {
+    if spec.kind != GrammarKind::Regex {
+        return None;
+    }
+    let e = regex::RegexBuilder::new(&spec.source)
+        .size_limit(usize::MAX)
+        .build()
+        .err()?;
+    let text = e.to_string();
+    let why = text
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+        .map_or_else(|| one_line(&text), str::to_string);
+    Some(why)
+}
+
 fn top_level(spec: &GrammarSpec) -> Result<TopLevelGrammar, String> {
     Ok(match spec.kind {
         GrammarKind::Regex => TopLevelGrammar::from_regex(&spec.source),
@@ -166,7 +185,10 @@ impl Constraint {
         let parser = space
             .factory
             .create_parser(grammar)
-            .map_err(|e| format!("{flag}: {}", one_line(e)))?;
+            .map_err(|e| match regex_syntax_error(spec) {
+                Some(why) => format!("{flag} {:?}: {why}", spec.source),
+                None => format!("{flag}: {}", one_line(e)),
+            })?;
         let fresh = Matcher::new(Ok(parser));
         if let Some(e) = fresh.get_error() {
             return Err(format!("{flag}: {}", one_line(e)));

@@ -48,6 +48,8 @@ pub enum Command {
     SwitchBranch(usize),
     /// Replace the prompt and start a new timeline.
     SetPrompt(String),
+    /// Render prompts through the model's chat template (or not); the prompt is re-applied.
+    SetChat(bool),
     /// Start or stop capturing attention rows (starting rebuilds the cache with capture).
     SetAttentionCapture(bool),
     /// Switch the KV-cache policy; the cache is rebuilt from the timeline.
@@ -164,7 +166,10 @@ pub struct Stats {
 /// The whole visible state of the engine, cheap to clone (steps are shared).
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
+    /// The prompt as the user gave it (in chat mode: the user's message).
     pub prompt: String,
+    /// Whether the prompt went through the model's chat template.
+    pub chat: bool,
     /// Prompt token ids and display texts.
     pub prompt_tokens: Vec<(u32, String)>,
     pub steps: Vec<Arc<StepRecord>>,

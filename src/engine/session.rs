@@ -70,7 +70,10 @@ pub struct Session {
     lm: Loaded,
     info: Arc<ModelInfo>,
     cache: KvCache,
+    /// The prompt's text as tokenised (the chat template applied in chat mode).
     prompt: String,
+    /// The prompt as the user gave it.
+    raw_prompt: String,
     prompt_ids: Vec<u32>,
     timelines: Vec<Timeline>,
     current: usize,
@@ -97,6 +100,8 @@ pub struct Session {
     rows: LogitStore,
     /// Output ensembling's other members.
     members: Vec<Member>,
+    /// Whether prompts are rendered as a user message through the model's chat template.
+    chat: bool,
     /// Contrastive search: the final-normed last-layer hidden states of the timeline's
     /// tokens, flattened `[T · d]`.
     search_context: Option<Vec<f32>>,
@@ -127,6 +132,7 @@ impl Session {
             lm,
             info,
             prompt: String::new(),
+            raw_prompt: String::new(),
             prompt_ids: Vec::new(),
             timelines: vec![Timeline::default()],
             current: 0,
@@ -144,6 +150,7 @@ impl Session {
             pending_rows: None,
             pending_inputs: None,
             members: Vec::new(),
+            chat: false,
             constrainer: Default::default(),
         };
         s.set_prompt(prompt)?;
@@ -193,12 +200,42 @@ impl Session {
             .is_some_and(|s| self.lm.model.config().eos_ids.contains(&s.token_id))
     }
 
-    /// Replaces the prompt and starts over with a single empty timeline.
+    /// Whether prompts go through the chat template.
+    pub fn chat(&self) -> bool {
+        self.chat
+    }
+
+    /// Renders prompts as a user message through the model's chat template (with the
+    /// generation prompt) or not, re-applying the current prompt's raw text. A model without
+    /// a template is a one-line error.
+    pub fn set_chat(&mut self, on: bool) -> Result<(), EngineError> {
+        if on && self.lm.chat.is_none() {
+            return Err(EngineError::Invalid(format!(
+                "{} has no chat template (GGUF tokenizer.chat_template or tokenizer_config.json chat_template)",
+                self.lm.name()
+            )));
+        }
+        let old = self.chat;
+        self.chat = on;
+        let raw = self.raw_prompt.clone();
+        if let Err(e) = self.set_prompt(&raw) {
+            self.chat = old;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Replaces the prompt and starts over with a single empty timeline. In chat mode the
+    /// prompt is the user's message, rendered through the chat template.
     pub fn set_prompt(&mut self, prompt: &str) -> Result<(), EngineError> {
         if prompt.is_empty() {
             return Err(EngineError::Invalid("the prompt is empty".into()));
         }
-        let ids = self.lm.tok.encode(prompt)?;
+        let text = match (&self.lm.chat, self.chat) {
+            (Some(t), true) => t.render_user(prompt).map_err(EngineError::Invalid)?,
+            _ => prompt.to_string(),
+        };
+        let ids = self.lm.tok.encode(&text)?;
         if ids.is_empty() {
             return Err(EngineError::Invalid("the prompt has no tokens".into()));
         }
@@ -209,7 +246,8 @@ impl Session {
                 context: ctx,
             }));
         }
-        self.prompt = prompt.to_string();
+        self.prompt = text;
+        self.raw_prompt = prompt.to_string();
         self.prompt_ids = ids;
         self.timelines = vec![Timeline::default()];
         self.current = 0;

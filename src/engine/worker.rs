@@ -164,6 +164,12 @@ fn run(mut session: Session, commands: Receiver<Command>, events: Sender<Event>)
                     w.ensure_timeline(&mut session, &send);
                     session.set_prompt(&p)
                 }
+                Command::SetChat(on) => {
+                    w.queued = 0;
+                    w.playing = false;
+                    w.ensure_timeline(&mut session, &send);
+                    session.set_chat(on)
+                }
                 Command::SetAttentionCapture(on) => session.set_attention_capture(on),
                 Command::SetCachePolicy(policy) => session.set_cache_policy(policy),
                 Command::Lens { step } => {

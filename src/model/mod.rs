@@ -4,6 +4,7 @@
 //! two-model methods can keep several caches per model.
 
 pub mod cache;
+pub mod chat;
 pub mod config;
 pub mod detok;
 pub mod error;
@@ -292,6 +293,8 @@ pub struct Loaded {
     pub tok: Tok,
     pub path: PathBuf,
     pub dtype: Dtype,
+    /// The model's chat template, when it ships one.
+    pub chat: Option<chat::ChatTemplate>,
 }
 
 impl Loaded {
@@ -347,7 +350,7 @@ pub fn load(
     };
     let meta = std::fs::metadata(path).map_err(io)?;
     let compute = dtype.compute();
-    let (model, tok) = if meta.is_dir() {
+    let (model, tok, template) = if meta.is_dir() {
         let cfg_path = path.join("config.json");
         let text = std::fs::read_to_string(&cfg_path).map_err(|e| ModelError::Io {
             path: cfg_path.to_path_buf(),
@@ -362,7 +365,8 @@ pub fn load(
         validate::tokenizer(&tok, &cfg, &keys, path)?;
         let w = Weights::from_safetensors(&files)?;
         progress(0.8, "building model");
-        (build(cfg, w, compute, progress)?, tok)
+        let template = hf_chat_template(path);
+        (build(cfg, w, compute, progress)?, tok, template)
     } else {
         let g = GgufFile::open(path)?;
         let cfg = ModelConfig::from_gguf(&g, path)?;
@@ -371,15 +375,38 @@ pub fn load(
         let tok = Tok::from_gguf(&g, path)?;
         validate::tokenizer(&tok, &cfg, &keys, path)?;
         let w = Weights::from_gguf(&g, &cfg, &mut |f| progress(0.9 * f, "dequantizing weights"))?;
-        (build(cfg, w, compute, progress)?, tok)
+        let template = g.get_str("tokenizer.chat_template").map(str::to_string);
+        (build(cfg, w, compute, progress)?, tok, template)
     };
     progress(1.0, "ready");
+    let text = |id: Option<u32>| id.map_or(String::new(), |i| tok.display(i));
+    let cfg = model.config();
+    let chat = template.map(|t| {
+        chat::ChatTemplate::new(t, text(cfg.bos_id), text(cfg.eos_ids.first().copied()))
+    });
     Ok(Loaded {
         model,
         tok,
         path: path.to_path_buf(),
         dtype,
+        chat,
     })
+}
+
+/// `chat_template` of a Hugging Face directory's `tokenizer_config.json`: a string, or the
+/// `default` entry of a list of named templates.
+fn hf_chat_template(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("tokenizer_config.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    match &v["chat_template"] {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Array(list) => list
+            .iter()
+            .find(|t| t["name"] == "default")
+            .and_then(|t| t["template"].as_str())
+            .map(str::to_string),
+        _ => None,
+    }
 }
 
 fn build(

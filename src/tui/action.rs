@@ -64,6 +64,8 @@ pub enum Action {
     MoveBranch(i32),
     /// Open the prompt editor.
     EditPrompt,
+    /// Render the prompt through the model's chat template, or not.
+    ToggleChat,
     /// Edit the prompt editor's text.
     Edit(TextEdit),
     /// Enter in a popup: switch branch, submit the prompt, close help.

@@ -89,6 +89,7 @@ fn main_key(focus: Focus, key: &KeyEvent) -> Option<Action> {
         KeyCode::Char('?') => Action::ToggleHelp,
         KeyCode::Char('b') => Action::OpenBranches,
         KeyCode::Char('e') => Action::EditPrompt,
+        KeyCode::Char('c') => Action::ToggleChat,
         KeyCode::Char('R') => Action::Reroll,
         KeyCode::Char('q') => Action::Quit,
         KeyCode::Char('+') | KeyCode::Char('=') => Action::AdjustKnob(1),

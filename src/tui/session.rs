@@ -47,6 +47,7 @@ impl RecordedSession {
     pub fn to_snapshot(&self) -> Snapshot {
         Snapshot {
             prompt: self.prompt.clone(),
+            chat: false,
             prompt_tokens: self.prompt_tokens.clone(),
             steps: self.steps.iter().cloned().map(Arc::new).collect(),
             branches: self.branches.clone(),

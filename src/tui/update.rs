@@ -114,6 +114,12 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
             }
         }
         Action::EditPrompt => app.popup = Popup::Prompt(TextInput::new(&app.snapshot.prompt)),
+        Action::ToggleChat => {
+            app.preview = None;
+            app.follow = true;
+            app.selected = None;
+            return vec![Command::SetChat(!app.snapshot.chat)];
+        }
         Action::Edit(edit) => {
             if let Popup::Prompt(input) = &mut app.popup {
                 input.apply(edit);

@@ -23,7 +23,8 @@ impl Session {
             .collect();
         let ms = self.decode_ms_per_token();
         Snapshot {
-            prompt: self.prompt.clone(),
+            prompt: self.raw_prompt.clone(),
+            chat: self.chat,
             prompt_tokens: self
                 .prompt_ids
                 .iter()

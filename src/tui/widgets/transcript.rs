@@ -103,9 +103,10 @@ pub fn transcript_view(app: &App, height: usize) -> TranscriptView {
         ),
         None => format!("{} (t)", app.tint.label()),
     };
+    let chat = if app.snapshot.chat { " · chat (c)" } else { "" };
     TranscriptView {
         title: format!(
-            " Transcript · {position} · tint: {tint} · branch {} ",
+            " Transcript · {position} · tint: {tint} · branch {}{chat} ",
             app.snapshot.current_branch
         ),
         focused: app.focus == Focus::Main,

@@ -10,9 +10,14 @@ use logitscope::engine::session::Session;
 
 #[test]
 fn chat_prompts_match_hugging_faces_apply_chat_template() {
-    let Some(path) = common::default_model() else { return };
+    let Some(path) = common::default_model() else {
+        return;
+    };
     let lm = common::load(&path);
-    let template = lm.chat.clone().expect("SmolLM2's GGUF ships a chat template");
+    let template = lm
+        .chat
+        .clone()
+        .expect("SmolLM2's GGUF ships a chat template");
     let fx = common::read_json("chat.json");
     for case in fx["cases"].as_array().unwrap() {
         let prompt = case["prompt"].as_str().unwrap();
@@ -27,7 +32,12 @@ fn chat_prompts_match_hugging_faces_apply_chat_template() {
         assert_eq!(lm.tok.encode(&text).unwrap(), want, "{prompt:?}");
     }
     // The session renders it the same way and keeps the user's text as the prompt.
-    let mut s = Session::new(lm, "What is the capital of France?", SamplerConfig::default()).unwrap();
+    let mut s = Session::new(
+        lm,
+        "What is the capital of France?",
+        SamplerConfig::default(),
+    )
+    .unwrap();
     s.set_chat(true).unwrap();
     let first = &fx["cases"][0];
     let want: Vec<u32> = first["ids"]
@@ -47,7 +57,14 @@ fn a_model_without_a_chat_template_is_a_one_line_error() {
     let dir = common::fixture("tiny-llama");
     let out = Command::cargo_bin("logitscope")
         .unwrap()
-        .args(["generate", "--model", dir.to_str().unwrap(), "--prompt", "hi", "--chat"])
+        .args([
+            "generate",
+            "--model",
+            dir.to_str().unwrap(),
+            "--prompt",
+            "hi",
+            "--chat",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

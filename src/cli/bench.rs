@@ -71,6 +71,11 @@ pub struct BenchArgs {
     /// 1, 4, 8 and 16 samples, over --decode-tokens steps, and the KV cache each holds.
     #[arg(long)]
     crowd: bool,
+    /// Instead: a grammar constraint's cost per step (advance the matcher one token, compute
+    /// the next token's mask over the whole vocabulary) along a valid output, for two regexes,
+    /// two JSON schemas and a Lark grammar (median over --runs runs), and the one-off costs.
+    #[arg(long)]
+    grammar: bool,
     /// Measure the TUI instead: median render time per frame of a 2,000-step session at
     /// 200×60 (no model needed).
     #[arg(long)]
@@ -131,6 +136,10 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
     if a.crowd {
         let lm = load(&path, dtypes[0], &mut |_, _| {})?;
         return super::bench_crowd::bench_crowd(lm, a.decode_tokens, a.runs);
+    }
+    if a.grammar {
+        let lm = load(&path, dtypes[0], &mut |_, _| {})?;
+        return super::bench_grammar::bench_grammar(lm, a.runs);
     }
     if a.contrast {
         let lm = load(&path, dtypes[0], &mut |_, _| {})?;

@@ -2,6 +2,8 @@
 //! head (the exact full matrix, for parity checks against Hugging Face); `inspect lens`: the
 //! logit lens of every layer at every position of a prompt.
 
+use std::io::Write;
+
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -23,10 +25,28 @@ pub struct InspectArgs {
 enum Inspect {
     /// Attention probabilities of one layer over the prompt, every head.
     Attention(AttentionArgs),
+    /// How a prompt splits into tokens: index, id, the token's bytes (invalid UTF-8 as \xNN)
+    /// and whether it is a special token.
+    Tokens(TokensArgs),
     /// The logit lens: for every layer and position, the top-5 tokens the model would
     /// predict if it stopped after that layer (its head applied to its final norm of the
     /// residual stream), the entropy and KL(final ‖ layer).
     Lens(LensArgs),
+}
+
+#[derive(Debug, Args)]
+struct TokensArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// The text to split.
+    #[arg(long)]
+    prompt: String,
+    /// Render the prompt through the model's chat template first (as --chat does).
+    #[arg(long)]
+    chat: bool,
+    /// Print JSON: {"text", "tokens": [{"index", "id", "piece", "bytes", "special"}]}.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +81,7 @@ pub fn run(a: InspectArgs) -> Result<(), CliError> {
     let a = match a.what {
         Inspect::Attention(a) => a,
         Inspect::Lens(a) => return lens(a),
+        Inspect::Tokens(a) => return tokens(a),
     };
     if a.prompt.is_empty() {
         return Err(CliError::usage("--prompt is empty"));
@@ -77,23 +98,25 @@ pub fn run(a: InspectArgs) -> Result<(), CliError> {
         )));
     }
     let m = prompt_attention(&lm.model, &ids, a.layer)?;
+    let mut out = std::io::stdout().lock();
     let tokens: Vec<String> = ids.iter().map(|&i| lm.tok.display(i)).collect();
     let lower = |h: usize, q: usize| m.row(h, q)[..=q].to_vec();
     if a.json {
         let heads: Vec<Vec<Vec<f32>>> = (0..m.heads)
             .map(|h| (0..m.tokens).map(|q| lower(h, q)).collect())
             .collect();
-        println!(
+        writeln!(
+            out,
             "{}",
             json!({"layer": a.layer, "tokens": tokens, "ids": ids, "heads": heads})
-        );
+        )?;
         return Ok(());
     }
     for h in 0..m.heads {
-        println!("layer {} head {h}", a.layer);
+        writeln!(out, "layer {} head {h}", a.layer)?;
         for (q, tok) in tokens.iter().enumerate() {
             let row: Vec<String> = lower(h, q).iter().map(|p| format!("{p:.3}")).collect();
-            println!("{tok:>12} {}", row.join(" "));
+            writeln!(out, "{tok:>12} {}", row.join(" "))?;
         }
     }
     Ok(())
@@ -113,6 +136,7 @@ fn lens(a: LensArgs) -> Result<(), CliError> {
     let mut grid = LensGrid::new((1..=layers).collect());
     prompt_lens(&lm.model, &ids, |t, col| grid.push_column(t, &col))?;
     let tokens: Vec<String> = ids.iter().map(|&i| lm.tok.display(i)).collect();
+    let mut out = std::io::stdout().lock();
     if a.json {
         let layers: Vec<_> = grid
             .layers
@@ -131,10 +155,11 @@ fn lens(a: LensArgs) -> Result<(), CliError> {
                 json!({"layer": l, "positions": positions})
             })
             .collect();
-        println!(
+        writeln!(
+            out,
             "{}",
             json!({"tokens": tokens, "ids": ids, "layers": layers})
-        );
+        )?;
         return Ok(());
     }
     // A layer × position table of each cell's top token.
@@ -144,7 +169,7 @@ fn lens(a: LensArgs) -> Result<(), CliError> {
         format!("{s:<width$}")
     };
     let head: String = tokens.iter().map(|t| cell(t)).collect();
-    println!("{:>6}  {head}", "layer");
+    writeln!(out, "{:>6}  {head}", "layer")?;
     for (l, row) in grid.layers.iter().zip(&grid.cells) {
         let line: String = row
             .iter()
@@ -156,7 +181,57 @@ fn lens(a: LensArgs) -> Result<(), CliError> {
                 )
             })
             .collect();
-        println!("{l:>6}  {line}");
+        writeln!(out, "{l:>6}  {line}")?;
+    }
+    Ok(())
+}
+
+fn tokens(a: TokensArgs) -> Result<(), CliError> {
+    if a.prompt.is_empty() {
+        return Err(CliError::usage("--prompt is empty"));
+    }
+    let path = a.model.prepare()?;
+    let lm = load(&path, a.model.dtype.into(), &mut |_, _| {})?;
+    let text = match (&lm.chat, a.chat) {
+        (Some(t), true) => t.render_user(&a.prompt).map_err(CliError::usage)?,
+        (None, true) => {
+            return Err(CliError::usage(format!(
+                "{} has no chat template",
+                lm.name()
+            )))
+        }
+        _ => a.prompt.clone(),
+    };
+    let ids = lm.tok.encode(&text)?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        let tokens: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| {
+                json!({"index": i, "id": id, "piece": lm.tok.display(id),
+                       "bytes": lm.tok.token_bytes(id), "special": lm.tok.is_special(id)})
+            })
+            .collect();
+        writeln!(out, "{}", json!({"text": text, "tokens": tokens}))?;
+        return Ok(());
+    }
+    writeln!(out, "{:>5} {:>7}  {:<24} bytes", "index", "id", "piece")?;
+    for (i, &id) in ids.iter().enumerate() {
+        let shown = lm.tok.display(id).replace('\n', "\\n").replace('\t', "\\t");
+        let piece = format!("\"{shown}\"");
+        let mark = if lm.tok.is_special(id) {
+            " special"
+        } else {
+            ""
+        };
+        let hex: Vec<String> = lm
+            .tok
+            .token_bytes(id)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        writeln!(out, "{i:>5} {id:>7}  {piece:<24} {}{mark}", hex.join(" "))?;
     }
     Ok(())
 }

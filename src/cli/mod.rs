@@ -5,6 +5,7 @@ mod beam;
 mod bench;
 mod bench_contrast;
 mod bench_crowd;
+mod bench_grammar;
 mod bench_spec;
 mod crowd;
 mod generate;

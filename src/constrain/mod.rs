@@ -4,16 +4,17 @@
 //!
 //! # Why llguidance
 //!
-//! The masks come from [`llguidance`] (with its `toktrie` token trie), the library behind
-//! OpenAI-style structured outputs in llama.cpp, vLLM, SGLang and Guidance, rather than from a
-//! hand-written matcher. It is pure Rust (no tch, no Python), it takes the vocabulary as plain
-//! byte strings (so byte-level BPE tokens that split a UTF-8 character work), it covers all
-//! three inputs with one engine (regex → a one-rule Lark grammar, JSON schema → a grammar with
-//! a JSON lexer, Lark for the rest), and it computes a mask by walking the token trie against
-//! a lazily built lexer automaton and an Earley parser instead of testing every token, which
-//! keeps a step's mask well under a millisecond on a 49,152-token vocabulary (see
-//! `bench --grammar`). `outlines-core` was the alternative: regex and JSON schema only (no
-//! context-free grammars), and an index precompiled over the whole vocabulary per constraint.
+//! The masks come from [`llguidance`] (with its `toktrie` token trie), a maintained library
+//! that llama.cpp, vLLM and SGLang use as a structured-output backend and Guidance is built
+//! on, rather than from a hand-written matcher. It is pure Rust (no tch, no Python), it takes
+//! the vocabulary as plain byte strings (so byte-level BPE tokens that split a UTF-8
+//! character work), it covers all three inputs with one engine (regex → a one-rule Lark
+//! grammar, JSON schema → a grammar with a JSON lexer, Lark for the rest), and it computes a
+//! mask by walking the token trie against a lazily built lexer automaton and an Earley parser
+//! instead of testing every token, which keeps a step's mask well under a millisecond on a
+//! 49,152-token vocabulary (see `bench --grammar`). `outlines-core` was the alternative:
+//! regex and JSON schema only (no context-free grammars), and an index precompiled over the
+//! whole vocabulary per constraint.
 //!
 //! # Pieces
 //!

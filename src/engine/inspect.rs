@@ -75,3 +75,59 @@ pub struct LensView {
     /// Layer × column cells; the last row is each step's own distribution.
     pub grid: LensGrid,
 }
+
+/// How a generated token was drawn, for the tokens view.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Drawn {
+    /// The step that generated it.
+    pub step: usize,
+    /// Its rank under the raw distribution of that step (0 = the most probable).
+    pub rank: usize,
+    /// Its raw probability at that step.
+    pub prob: f32,
+}
+
+/// One token of the prompt or the transcript as the tokens view shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRow {
+    /// Text position.
+    pub index: usize,
+    pub id: u32,
+    /// Its bytes as text: invalid UTF-8 as `\xNN`, control characters made visible.
+    pub piece: String,
+    pub special: bool,
+    /// `None` for prompt tokens.
+    pub drawn: Option<Drawn>,
+}
+
+/// The prompt and generated tokens of a snapshot as rows (specials from `info`).
+pub fn token_rows(
+    snapshot: &super::protocol::Snapshot,
+    info: &super::protocol::ModelInfo,
+) -> Vec<TokenRow> {
+    let special = |id: u32| info.specials.binary_search(&id).is_ok();
+    let prompt = snapshot
+        .prompt_tokens
+        .iter()
+        .map(|(id, text)| (*id, text.clone(), None));
+    let generated = snapshot.steps.iter().map(|s| {
+        let c = &s.trace.chosen;
+        let drawn = Drawn {
+            step: s.index,
+            rank: c.rank,
+            prob: c.raw_prob,
+        };
+        (s.token_id, s.text.clone(), Some(drawn))
+    });
+    prompt
+        .chain(generated)
+        .enumerate()
+        .map(|(index, (id, piece, drawn))| TokenRow {
+            index,
+            id,
+            special: special(id),
+            piece,
+            drawn,
+        })
+        .collect()
+}

@@ -112,6 +112,9 @@ pub struct ModelInfo {
     /// Path of the draft model loaded in the draft role, if any.
     #[serde(default)]
     pub draft_model: Option<String>,
+    /// Ids of the special (control) tokens.
+    #[serde(default)]
+    pub specials: Vec<u32>,
 }
 
 /// One generated token and the distribution it came from.

@@ -126,6 +126,9 @@ impl Session {
             vocab,
             layers: cfg.layers,
             draft_model: None,
+            specials: (0..vocab_len as u32)
+                .filter(|&i| lm.tok.is_special(i))
+                .collect(),
         });
         let mut s = Session {
             cache: lm.model.new_cache(),

@@ -72,15 +72,24 @@ mod tests {
             "<s>",
             "</s>",
         );
-        assert_eq!(t.render_user("  hi  ").unwrap(), "<user>hi</s>\n<assistant>");
+        assert_eq!(
+            t.render_user("  hi  ").unwrap(),
+            "<user>hi</s>\n<assistant>"
+        );
     }
 
     #[test]
     fn template_errors_are_one_line() {
         let bad = ChatTemplate::new("{% for %}", "", "");
         let e = bad.render_user("x").unwrap_err();
-        assert!(e.starts_with("the chat template failed") && !e.contains('\n'), "{e}");
+        assert!(
+            e.starts_with("the chat template failed") && !e.contains('\n'),
+            "{e}"
+        );
         let raising = ChatTemplate::new("{{ raise_exception('only system and user') }}", "", "");
-        assert!(raising.render_user("x").unwrap_err().contains("only system and user"));
+        assert!(raising
+            .render_user("x")
+            .unwrap_err()
+            .contains("only system and user"));
     }
 }

@@ -381,9 +381,8 @@ pub fn load(
     progress(1.0, "ready");
     let text = |id: Option<u32>| id.map_or(String::new(), |i| tok.display(i));
     let cfg = model.config();
-    let chat = template.map(|t| {
-        chat::ChatTemplate::new(t, text(cfg.bos_id), text(cfg.eos_ids.first().copied()))
-    });
+    let chat = template
+        .map(|t| chat::ChatTemplate::new(t, text(cfg.bos_id), text(cfg.eos_ids.first().copied())));
     Ok(Loaded {
         model,
         tok,

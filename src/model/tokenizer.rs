@@ -24,6 +24,8 @@ pub struct Tok {
     inner: Tokenizer,
     /// Raw bytes of each token id (special tokens: their literal text).
     bytes: Vec<Vec<u8>>,
+    /// Whether each token id is a special (control) token.
+    special: Vec<bool>,
     add_bos: Option<u32>,
 }
 
@@ -93,6 +95,7 @@ impl Tok {
             .collect();
         Ok(Tok {
             bytes: token_bytes(&pieces, &special, Pieces::ByteLevel),
+            special,
             inner,
             add_bos,
         })
@@ -130,6 +133,7 @@ impl Tok {
         }
         Ok(Tok {
             bytes: token_bytes(&pieces, &special, kind),
+            special,
             inner,
             add_bos: None,
         })
@@ -151,6 +155,11 @@ impl Tok {
     /// Number of token ids.
     pub fn vocab_size(&self) -> usize {
         self.bytes.len()
+    }
+
+    /// Whether `id` is a special (control) token.
+    pub fn is_special(&self, id: u32) -> bool {
+        self.special.get(id as usize).copied().unwrap_or(false)
     }
 
     /// The raw bytes of a token (empty for an unknown id).

@@ -11,6 +11,7 @@ use crate::tui::tabs::cache::CacheAction;
 use crate::tui::tabs::crowd::CrowdAction;
 use crate::tui::tabs::lens::LensAction;
 use crate::tui::tabs::speculative::SpecAction;
+use crate::tui::tabs::tokens::TokensAction;
 
 /// One thing that happened.
 // Engine events (snapshots) are large; each is moved once, so boxing would buy nothing.
@@ -86,6 +87,8 @@ pub enum Action {
     Lens(LensAction),
     /// A key of the crowd tab.
     Crowd(CrowdAction),
+    /// A key of the tokens tab.
+    Tokens(TokensAction),
     /// Leave the program.
     Quit,
     /// The terminal was resized.

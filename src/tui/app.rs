@@ -28,7 +28,7 @@ pub enum Focus {
     Knobs,
 }
 
-/// The screen shown, chosen with `1`..`7`.
+/// The screen shown, chosen with `1`..`8`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Tab {
     /// Transcript, distribution, temperatures and knobs.
@@ -44,11 +44,13 @@ pub enum Tab {
     Lens,
     /// A crowd of samples and the one MBR or a vote chooses.
     Crowd,
+    /// The prompt and transcript as tokens.
+    Tokens,
 }
 
 impl Tab {
-    /// Every tab, in key order (`1`..`7`).
-    pub const ALL: [Tab; 7] = [
+    /// Every tab, in key order (`1`..`8`).
+    pub const ALL: [Tab; 8] = [
         Tab::Main,
         Tab::Beams,
         Tab::Attention,
@@ -56,6 +58,7 @@ impl Tab {
         Tab::Speculative,
         Tab::Lens,
         Tab::Crowd,
+        Tab::Tokens,
     ];
 
     /// Name in the tab bar.
@@ -68,6 +71,7 @@ impl Tab {
             Tab::Speculative => "speculative",
             Tab::Lens => "lens",
             Tab::Crowd => "crowd",
+            Tab::Tokens => "tokens",
         }
     }
 }
@@ -133,6 +137,8 @@ pub struct Hits {
     /// The distribution panel and its candidate rows (row, candidate index).
     pub distribution: Rect,
     pub candidates: Vec<(u16, usize)>,
+    /// Each tab's label in the tab bar.
+    pub tabs: Vec<(Rect, Tab)>,
     /// The knob panel's rows (first row y; row i is knob `knob_first + i`).
     pub knobs: Rect,
     pub knob_first: usize,
@@ -183,6 +189,8 @@ pub struct App {
     pub lens: LensState,
     /// The crowd tab's state.
     pub crowd: CrowdState,
+    /// The tokens tab's selected token (text position).
+    pub token: usize,
     /// The engine's active run (as last started).
     pub run: RunKind,
     pub popup: Popup,

@@ -47,7 +47,7 @@ pub fn map_key(app: &App, key: &KeyEvent) -> Option<Action> {
             _ => None,
         },
         Popup::None => match key.code {
-            KeyCode::Char(c @ '1'..='7') => Tab::ALL
+            KeyCode::Char(c @ '1'..='8') => Tab::ALL
                 .get(c as usize - '1' as usize)
                 .map(|&t| Action::SetTab(t)),
             _ if app.tab == Tab::Beams => crate::tui::tabs::beams::map_key(key),
@@ -56,6 +56,7 @@ pub fn map_key(app: &App, key: &KeyEvent) -> Option<Action> {
             _ if app.tab == Tab::Speculative => crate::tui::tabs::speculative::map_key(key),
             _ if app.tab == Tab::Lens => crate::tui::tabs::lens::map_key(key),
             _ if app.tab == Tab::Crowd => crate::tui::tabs::crowd::map_key(key),
+            _ if app.tab == Tab::Tokens => crate::tui::tabs::tokens::map_key(key),
             _ => main_key(app.focus, key),
         },
     }
@@ -133,7 +134,9 @@ pub fn map_mouse(app: &App, mouse: &MouseEvent) -> Option<Action> {
     };
     match mouse.kind {
         MouseEventKind::Down(MouseButton::Left) => {
-            if hits.transcript.contains(at) {
+            if let Some(&(_, tab)) = hits.tabs.iter().find(|(r, _)| r.contains(at)) {
+                Some(Action::SetTab(tab))
+            } else if hits.transcript.contains(at) {
                 let t = hits.transcript;
                 app.transcript
                     .step_at((at.y - t.y) as usize, at.x - t.x)

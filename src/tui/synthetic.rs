@@ -90,6 +90,7 @@ pub fn demo_session(steps: usize, seed: u64) -> RecordedSession {
             vocab: Arc::new(vocab),
             layers: 30,
             draft_model: None,
+            specials: Vec::new(),
         },
         prompt: prompt_tokens.iter().map(|(_, t)| t.as_str()).collect(),
         prompt_tokens,

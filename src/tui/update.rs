@@ -139,6 +139,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         Action::Speculative(a) => return crate::tui::tabs::speculative::update(app, a),
         Action::Lens(a) => return crate::tui::tabs::lens::update(app, a),
         Action::Crowd(a) => return crate::tui::tabs::crowd::update(app, a),
+        Action::Tokens(a) => return crate::tui::tabs::tokens::update(app, a),
         Action::Quit => {
             app.quit = true;
             return vec![Command::Quit];

@@ -95,6 +95,7 @@ pub fn synthetic_info_app(tab: logitscope::tui::app::Tab) -> App {
                 vocab: std::sync::Arc::new(logitscope::tui::synthetic::demo_vocab()),
                 layers: 30,
                 draft_model: None,
+                specials: Vec::new(),
             },
         )),
         ..App::default()

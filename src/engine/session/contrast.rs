@@ -173,8 +173,7 @@ impl Session {
                     let n = aux.generated.ok_or_else(|| {
                         invalid("this step (a speculative step) cannot be re-run under a grammar constraint")
                     })?;
-                    let generated: Vec<u32> =
-                        self.timelines[self.current].ids().take(n).collect();
+                    let generated: Vec<u32> = self.timelines[self.current].ids().take(n).collect();
                     self.grammar_mask(spec, &generated)?
                 }
             });

@@ -1,5 +1,5 @@
 //! The screens beside the main one, one file each: `1` main, `2` beams, `3` attention,
-//! `4` cache, `5` speculative, `6` lens, `7` crowd. [`draw`] dispatches on [`App::tab`]; [`draw_bar`] draws the tab line.
+//! `4` cache, `5` speculative, `6` lens, `7` crowd, `8` tokens. [`draw`] dispatches on [`App::tab`]; [`draw_bar`] draws the tab line.
 
 pub mod attention;
 pub mod beams;
@@ -7,6 +7,7 @@ pub mod cache;
 pub mod crowd;
 pub mod lens;
 pub mod speculative;
+pub mod tokens;
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -30,17 +31,24 @@ pub fn common_key(key: &KeyEvent) -> Option<Action> {
     }
 }
 
-/// Draws the tab line at the top of `area`; returns the area below it.
-pub fn draw_bar(frame: &mut Frame, app: &App, area: Rect) -> Rect {
+/// Draws the tab line at the top of `area` (recording where each tab is, for clicks);
+/// returns the area below it.
+pub fn draw_bar(frame: &mut Frame, app: &mut App, area: Rect) -> Rect {
     let [bar, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
     let mut spans = Vec::new();
+    let mut x = bar.x;
+    app.hits.tabs.clear();
     for (i, tab) in Tab::ALL.iter().enumerate() {
         let style = if *tab == app.tab {
             theme::selected()
         } else {
             theme::dim()
         };
-        spans.push(Span::styled(format!(" {} {} ", i + 1, tab.label()), style));
+        let label = format!(" {} {} ", i + 1, tab.label());
+        let w = label.chars().count() as u16;
+        app.hits.tabs.push((Rect::new(x, bar.y, w, 1), *tab));
+        x += w + 1;
+        spans.push(Span::styled(label, style));
         spans.push(Span::styled(" ", Style::new()));
     }
     frame.render_widget(Line::from(spans), bar);
@@ -57,5 +65,6 @@ pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
         Tab::Speculative => speculative::draw(frame, app, area),
         Tab::Lens => lens::draw(frame, app, area),
         Tab::Crowd => crowd::draw(frame, app, area),
+        Tab::Tokens => tokens::draw(frame, app, area),
     }
 }

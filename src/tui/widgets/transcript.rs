@@ -103,7 +103,11 @@ pub fn transcript_view(app: &App, height: usize) -> TranscriptView {
         ),
         None => format!("{} (t)", app.tint.label()),
     };
-    let chat = if app.snapshot.chat { " · chat (c)" } else { "" };
+    let chat = if app.snapshot.chat {
+        " · chat (c)"
+    } else {
+        ""
+    };
     TranscriptView {
         title: format!(
             " Transcript · {position} · tint: {tint} · branch {}{chat} ",

@@ -77,6 +77,9 @@ fn section(head: &str) -> String {
             "attn tab:",
             "cache tab:",
             "spec tab:",
+            "lens tab:",
+            "crowd tab:",
+            "tokens tab:",
             "Mouse:",
         ]
         .iter()
@@ -115,6 +118,9 @@ fn every_key_is_in_the_help_of_its_tab() {
         (Tab::Attention, Focus::Main, "attn tab:"),
         (Tab::Cache, Focus::Main, "cache tab:"),
         (Tab::Speculative, Focus::Main, "spec tab:"),
+        (Tab::Lens, Focus::Main, "lens tab:"),
+        (Tab::Crowd, Focus::Main, "crowd tab:"),
+        (Tab::Tokens, Focus::Main, "tokens tab:"),
     ] {
         let app = app_on(tab, focus);
         let here = words(&section(head));

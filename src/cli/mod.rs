@@ -11,6 +11,7 @@ mod crowd;
 mod generate;
 mod inspect;
 mod ppl;
+mod replay;
 mod speculative;
 mod tui;
 
@@ -53,8 +54,10 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// Perplexity of a text under a KV-cache policy (full, window:W, sinks:S,W).
     Ppl(ppl::PplArgs),
-    /// Inspect the model: `attention` prints a prompt's attention for one layer.
+    /// Inspect the model: a prompt's attention for one layer, its logit lens, its tokens.
     Inspect(inspect::InspectArgs),
+    /// Regenerate a session saved from the TUI and report the first divergence, if any.
+    Replay(replay::ReplayArgs),
 }
 
 /// A user-facing failure: a one-line message and an exit code.
@@ -130,6 +133,7 @@ pub fn main() -> ExitCode {
         Some(Cmd::Bench(a)) => bench::run(a),
         Some(Cmd::Ppl(a)) => ppl::run(a),
         Some(Cmd::Inspect(a)) => inspect::run(a),
+        Some(Cmd::Replay(a)) => replay::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,7 +4,7 @@
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::engine::session::Session;
+use crate::engine::session::{Session, SessionFile};
 use crate::engine::worker;
 use crate::model::load;
 use crate::tui::{self, TuiOptions};
@@ -39,6 +39,10 @@ pub struct TuiArgs {
     chat: bool,
     #[command(flatten)]
     crowd: super::crowd::CrowdArgs,
+    /// Reopen a session saved with `w` (its model unless --model is given): every branch is
+    /// regenerated and must come out the same.
+    #[arg(long, value_name = "FILE")]
+    session: Option<std::path::PathBuf>,
 }
 
 pub fn run(a: TuiArgs) -> Result<(), CliError> {
@@ -53,6 +57,16 @@ pub fn run(a: TuiArgs) -> Result<(), CliError> {
     }
     a.knobs.to_config(None)?;
     let spec = a.spec.config()?;
+    if let Some(file) = &a.session {
+        let file = SessionFile::load(file).map_err(CliError::usage)?;
+        eprintln!(
+            "replaying {} branches, {} steps…",
+            file.branches.len(),
+            file.steps()
+        );
+        let session = super::replay::open(&file, &a.model)?;
+        return start(session, &a, spec);
+    }
     let path = a.model.prepare()?;
     let bar = ProgressBar::new(100).with_style(
         ProgressStyle::with_template("loading {msg:24} [{bar:40}] {percent:>3}%")
@@ -75,6 +89,15 @@ pub fn run(a: TuiArgs) -> Result<(), CliError> {
     if let Some(cfg) = &spec {
         a.spec.attach(cfg, &a.model, &mut session)?;
     }
+    start(session, &a, spec)
+}
+
+/// Hands the session to the engine thread and the terminal to the UI.
+fn start(
+    session: Session,
+    a: &TuiArgs,
+    spec: Option<crate::engine::run::SpecConfig>,
+) -> Result<(), CliError> {
     let (handle, _engine) = worker::spawn(session);
     let opts = TuiOptions {
         mouse: !a.no_mouse,

@@ -266,7 +266,7 @@ impl GrammarMatcher {
                 let mut words = v.as_slice().to_vec();
                 words.resize(c.vocab.div_ceil(32), 0);
                 if let Some(last) = words.last_mut() {
-                    if c.vocab % 32 != 0 {
+                    if !c.vocab.is_multiple_of(32) {
                         *last &= (1u32 << (c.vocab % 32)) - 1;
                     }
                 }

@@ -50,6 +50,9 @@ pub enum Command {
     SetPrompt(String),
     /// Render prompts through the model's chat template (or not); the prompt is re-applied.
     SetChat(bool),
+    /// Save the whole session to a file (`None`: a new file named by the time, in the
+    /// current folder); answered by [`Event::Notice`] or [`Event::Error`].
+    Save(Option<std::path::PathBuf>),
     /// Start or stop capturing attention rows (starting rebuilds the cache with capture).
     SetAttentionCapture(bool),
     /// Switch the KV-cache policy; the cache is rebuilt from the timeline.
@@ -78,6 +81,8 @@ pub enum Event {
     Pending(Option<Arc<StepRecord>>),
     /// A recoverable error to show in the status bar.
     Error(String),
+    /// Something done, to show in the status bar (a saved file).
+    Notice(String),
     /// The captured attention rows (sent after timeline changes while capture is on).
     Attention(Arc<AttentionView>),
     /// The KV cache's slots (sent after every timeline change).
@@ -134,6 +139,10 @@ pub struct StepRecord {
     /// The raw candidates of `trace.candidates` under several temperatures (full-vocabulary
     /// softmax), for the temperature panel: 0.3, 0.7, 1.0, 1.5 and the configured one.
     pub temperature_sweep: Vec<TemperatureColumn>,
+    /// The token was chosen by hand (taken, a branch) or by a speculative round rather than
+    /// drawn by the chain from the session's stream: replaying it means taking it again.
+    #[serde(default)]
+    pub taken: bool,
 }
 
 /// Probabilities of a step's traced candidates under one temperature.

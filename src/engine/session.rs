@@ -25,12 +25,14 @@ use super::roles::RoleModel;
 mod capture;
 mod contrast;
 mod ensemble;
+mod file;
 mod logits;
 mod record;
 mod snapshot;
 mod speculative;
 
 pub(crate) use capture::run_tokens;
+pub use file::{Divergence, SessionFile};
 
 use contrast::StepAux;
 use ensemble::Member;
@@ -373,8 +375,8 @@ impl Session {
         Ok(self.push_step(trace, &logits, aux, self.pending_forward_ms))
     }
 
-    /// Appends the step whose token is `trace.chosen` to the current timeline, with its
-    /// logits (and what else it kept) stored exactly.
+    /// Appends the step whose token the chain drew (`trace.chosen`) to the current timeline,
+    /// with its logits (and what else it kept) stored exactly.
     fn push_step(
         &mut self,
         trace: StepTrace,
@@ -382,9 +384,33 @@ impl Session {
         aux: StepAux,
         forward_ms: f32,
     ) -> Arc<StepRecord> {
+        self.push(trace, logits, aux, forward_ms, false)
+    }
+
+    /// [`Session::push_step`] for a token chosen otherwise (by hand, by a speculative round).
+    fn push_taken(
+        &mut self,
+        trace: StepTrace,
+        logits: &[f32],
+        aux: StepAux,
+        forward_ms: f32,
+    ) -> Arc<StepRecord> {
+        self.push(trace, logits, aux, forward_ms, true)
+    }
+
+    fn push(
+        &mut self,
+        trace: StepTrace,
+        logits: &[f32],
+        aux: StepAux,
+        forward_ms: f32,
+        taken: bool,
+    ) -> Arc<StepRecord> {
         let index = self.steps().len();
         let config = self.sampler.config().clone();
-        let record = Arc::new(self.record(index, trace, logits, config, forward_ms));
+        let mut record = self.record(index, trace, logits, config, forward_ms);
+        record.taken = taken;
+        let record = Arc::new(record);
         let r = self.store.push(logits);
         let tl = &mut self.timelines[self.current];
         tl.steps.push(record.clone());
@@ -417,7 +443,7 @@ impl Session {
             .replay(&logits, history, None)
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
         trace.chosen = forced_choice(&logits, &trace, token_id);
-        let record = self.push_step(trace, &logits, aux, self.pending_forward_ms);
+        let record = self.push_taken(trace, &logits, aux, self.pending_forward_ms);
         self.sampler.seek(self.steps().len() as u64);
         Ok(record)
     }
@@ -445,6 +471,7 @@ impl Session {
             trace,
             config,
             forward_ms,
+            taken: false,
         }
     }
 
@@ -509,7 +536,8 @@ impl Session {
         let mut trace = old.steps[step].trace.clone();
         trace.chosen = forced_choice(&logits, &trace, token_id);
         let forward_ms = old.steps[step].forward_ms;
-        let rec = self.record(step, trace, &logits, self.config().clone(), forward_ms);
+        let mut rec = self.record(step, trace, &logits, self.config().clone(), forward_ms);
+        rec.taken = true;
         let old = &self.timelines[self.current];
         let mut tl = Timeline {
             steps: old.steps[..step].to_vec(),
@@ -529,14 +557,21 @@ impl Session {
             return Ok(0);
         }
         let removed = old.steps.len() - step;
+        self.fork_at(step)?;
+        Ok(removed)
+    }
+
+    /// A new branch holding the current timeline's first `step` steps, made current.
+    fn fork_at(&mut self, step: usize) -> Result<(), EngineError> {
+        let old = &self.timelines[self.current];
+        let step = step.min(old.steps.len());
         self.timelines.push(Timeline {
             steps: old.steps[..step].to_vec(),
             logits: old.logits[..step].to_vec(),
             aux: old.aux[..step].to_vec(),
             fork_step: step,
         });
-        self.switch_branch(self.timelines.len() - 1)?;
-        Ok(removed)
+        self.switch_branch(self.timelines.len() - 1)
     }
 
     /// Makes branch `id` current; the cache keeps the common prefix and recomputes the rest

@@ -172,6 +172,22 @@ fn run(mut session: Session, commands: Receiver<Command>, events: Sender<Event>)
                 }
                 Command::SetAttentionCapture(on) => session.set_attention_capture(on),
                 Command::SetCachePolicy(policy) => session.set_cache_policy(policy),
+                Command::Save(path) => {
+                    let path = path.unwrap_or_else(|| {
+                        let secs = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_secs());
+                        format!("logitscope-session-{secs}.json").into()
+                    });
+                    match session.to_file().save(&path) {
+                        Ok(()) => send(Event::Notice(format!(
+                            "saved to {} (reopen: logitscope --session FILE)",
+                            path.display()
+                        ))),
+                        Err(e) => send(Event::Error(e)),
+                    };
+                    continue;
+                }
                 Command::Lens { step } => {
                     match session.lens_view(step) {
                         Ok(view) => send(Event::Lens(Arc::new(view))),

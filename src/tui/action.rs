@@ -67,6 +67,8 @@ pub enum Action {
     EditPrompt,
     /// Render the prompt through the model's chat template, or not.
     ToggleChat,
+    /// Save the session to a file.
+    Save,
     /// Edit the prompt editor's text.
     Edit(TextEdit),
     /// Enter in a popup: switch branch, submit the prompt, close help.

@@ -91,6 +91,7 @@ fn main_key(focus: Focus, key: &KeyEvent) -> Option<Action> {
         KeyCode::Char('b') => Action::OpenBranches,
         KeyCode::Char('e') => Action::EditPrompt,
         KeyCode::Char('c') => Action::ToggleChat,
+        KeyCode::Char('w') => Action::Save,
         KeyCode::Char('R') => Action::Reroll,
         KeyCode::Char('q') => Action::Quit,
         KeyCode::Char('+') | KeyCode::Char('=') => Action::AdjustKnob(1),

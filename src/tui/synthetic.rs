@@ -263,6 +263,7 @@ fn demo_step(
         config: config.clone(),
         forward_ms: 18.0 + 6.0 * rng.unit() as f32,
         temperature_sweep,
+        taken: false,
     }
 }
 

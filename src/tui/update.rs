@@ -114,6 +114,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
             }
         }
         Action::EditPrompt => app.popup = Popup::Prompt(TextInput::new(&app.snapshot.prompt)),
+        Action::Save => return vec![Command::Save(None)],
         Action::ToggleChat => {
             app.preview = None;
             app.follow = true;
@@ -193,6 +194,7 @@ fn engine_event(app: &mut App, event: Event) -> Vec<Command> {
             }
         }
         Event::Error(text) => app.message = Some(Message { text, error: true }),
+        Event::Notice(text) => app.message = Some(Message { text, error: false }),
         Event::Beam(tree) => crate::tui::tabs::beams::on_tree(app, tree),
         Event::Attention(view) => crate::tui::tabs::attention::on_view(app, view),
         Event::Cache(view) => crate::tui::tabs::cache::on_view(app, view),

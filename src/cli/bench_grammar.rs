@@ -72,8 +72,13 @@ pub fn bench_grammar(lm: Loaded, runs: usize) -> Result<(), CliError> {
     let mc = lm.model.config();
     let vocab = tok.vocab_size().max(mc.vocab_size);
     let t0 = Instant::now();
-    let space =
-        TokenSpace::new(vocab, |id| tok.token_bytes(id), &mc.eos_ids).map_err(CliError::runtime)?;
+    let space = TokenSpace::new(
+        vocab,
+        |id| tok.token_bytes(id),
+        &mc.eos_ids,
+        |id| tok.is_special(id),
+    )
+    .map_err(CliError::runtime)?;
     let space_ms = t0.elapsed().as_secs_f64() * 1e3;
     eprintln!("bench: token space over {vocab} tokens in {space_ms:.0} ms");
     let mut rows = Vec::new();

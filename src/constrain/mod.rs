@@ -59,13 +59,15 @@ pub struct TokenSpace {
 
 impl TokenSpace {
     /// A token space over `vocab` ids whose bytes `bytes(id)` gives (empty: never allowed),
-    /// with end-of-sequence ids `eos` (at least one). The end-of-sequence ids are marked
-    /// special (llguidance's `0xFF` prefix): no text matches them, only a complete constraint
-    /// allows them.
+    /// with end-of-sequence ids `eos` (at least one). The end-of-sequence ids and the ids
+    /// `special` names (control tokens such as `<|im_start|>`) are marked special
+    /// (llguidance's `0xFF` prefix): no text matches them; only a complete constraint allows
+    /// end-of-sequence.
     pub fn new<'a>(
         vocab: usize,
         bytes: impl Fn(u32) -> &'a [u8],
         eos: &[u32],
+        special: impl Fn(u32) -> bool,
     ) -> Result<Self, String> {
         let eos: Vec<u32> = eos
             .iter()
@@ -81,7 +83,7 @@ impl TokenSpace {
         let words: Vec<Vec<u8>> = (0..vocab as u32)
             .map(|id| {
                 let b = bytes(id);
-                if eos.contains(&id) {
+                if eos.contains(&id) || special(id) {
                     let mut s = vec![TokTrie::SPECIAL_TOKEN_MARKER];
                     s.extend_from_slice(if b.is_empty() { b"<eos>" } else { b });
                     s
@@ -127,8 +129,13 @@ fn byte_space() -> &'static TokenSpace {
     static SPACE: OnceLock<TokenSpace> = OnceLock::new();
     SPACE.get_or_init(|| {
         let bytes: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
-        TokenSpace::new(257, |id| bytes.get(id as usize).map_or(&[], |b| b), &[256])
-            .expect("the byte space builds")
+        TokenSpace::new(
+            257,
+            |id| bytes.get(id as usize).map_or(&[], |b| b),
+            &[256],
+            |_| false,
+        )
+        .expect("the byte space builds")
     })
 }
 

@@ -13,7 +13,7 @@ fn space() -> TokenSpace {
                 .map(|s| s.as_bytes().to_vec()),
         )
         .collect();
-    TokenSpace::new(words.len(), |id| &words[id as usize], &[13]).unwrap()
+    TokenSpace::new(words.len(), |id| &words[id as usize], &[13], |_| false).unwrap()
 }
 
 fn regex(src: &str) -> GrammarSpec {
@@ -129,7 +129,7 @@ fn the_constrainer_recompiles_when_the_spec_changes() {
 #[test]
 fn eos_needs_to_be_in_the_vocabulary() {
     let words = [b"a".to_vec()];
-    let e = TokenSpace::new(1, |i| &words[i as usize], &[5])
+    let e = TokenSpace::new(1, |i| &words[i as usize], &[5], |_| false)
         .err()
         .unwrap();
     assert!(e.contains("end-of-sequence"), "{e}");

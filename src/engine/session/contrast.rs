@@ -219,7 +219,12 @@ impl Session {
             let tok = &self.lm.tok;
             let mc = self.lm.model.config();
             let vocab = tok.vocab_size().max(mc.vocab_size);
-            crate::constrain::TokenSpace::new(vocab, |id| tok.token_bytes(id), &mc.eos_ids)
+            crate::constrain::TokenSpace::new(
+                vocab,
+                |id| tok.token_bytes(id),
+                &mc.eos_ids,
+                |id| tok.is_special(id),
+            )
         };
         self.constrainer
             .mask(spec, space, generated)

@@ -29,9 +29,7 @@ impl Session {
         lm: Option<Loaded>,
     ) -> Result<(), EngineError> {
         let prompt_ids = match prompt {
-            Some(p) if p.is_empty() => {
-                return Err(EngineError::Invalid("--ensemble-prompt is empty".into()))
-            }
+            Some("") => return Err(EngineError::Invalid("--ensemble-prompt is empty".into())),
             Some(p) => Some(self.lm.tok.encode(p)?),
             None => None,
         };

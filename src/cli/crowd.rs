@@ -13,7 +13,7 @@ use crate::engine::session::Session;
 use crate::model::{load, Loaded};
 
 use super::args::ModelArgs;
-use super::generate::trace_json;
+use super::generate::{prompt_json, trace_json};
 use super::CliError;
 
 /// Options of crowds and ensembles.
@@ -122,13 +122,7 @@ pub fn run(s: &Session, cfg: CrowdConfig, json: bool, top: usize) -> Result<(), 
         return Ok(());
     }
     let tok = &lm.tok;
-    let ids = s.prompt_ids();
-    writeln!(
-        out,
-        "{}",
-        json!({"type": "prompt", "model": s.info().name, "prompt_ids": ids,
-               "prompt_tokens": ids.iter().map(|&i| tok.display(i)).collect::<Vec<_>>()})
-    )?;
+    writeln!(out, "{}", prompt_json(s))?;
     for (row, traces) in run.traces().iter().enumerate() {
         for (i, t) in traces.iter().enumerate() {
             let mut v = trace_json(i, t, top, tok);

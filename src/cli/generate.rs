@@ -96,13 +96,7 @@ pub fn run(a: GenerateArgs) -> Result<(), CliError> {
         writeln!(out, "{v}").map_err(CliError::from)
     };
     if a.json {
-        let tok = &s.loaded().tok;
-        let ids = s.prompt_ids().to_vec();
-        emit(
-            &mut out,
-            json!({"type": "prompt", "model": s.info().name, "prompt_ids": ids,
-                   "prompt_tokens": ids.iter().map(|&i| tok.display(i)).collect::<Vec<_>>()}),
-        )?;
+        emit(&mut out, prompt_json(&s))?;
     }
     let mut stream = Utf8Stream::default();
     let mut text = String::new();
@@ -157,6 +151,14 @@ pub fn run(a: GenerateArgs) -> Result<(), CliError> {
         writeln!(out, "{tail}")?;
     }
     Ok(())
+}
+
+/// The session's prompt as the first JSON record.
+pub fn prompt_json(s: &Session) -> Value {
+    let tok = &s.loaded().tok;
+    let ids = s.prompt_ids();
+    json!({"type": "prompt", "model": s.info().name, "prompt_ids": ids,
+           "prompt_tokens": ids.iter().map(|&i| tok.display(i)).collect::<Vec<_>>()})
 }
 
 /// One step as a JSON record (the schema in the README).

@@ -11,7 +11,7 @@ use crate::engine::session::{Session, SessionFile};
 use crate::model::load;
 
 use super::args::ModelArgs;
-use super::generate::step_json;
+use super::generate::{prompt_json, step_json};
 use super::CliError;
 
 #[derive(Debug, Args)]
@@ -71,13 +71,7 @@ pub fn run(a: ReplayArgs) -> Result<(), CliError> {
         return Ok(());
     }
     let tok = &s.loaded().tok;
-    let ids = s.prompt_ids();
-    writeln!(
-        out,
-        "{}",
-        json!({"type": "prompt", "model": s.info().name, "prompt_ids": ids,
-               "prompt_tokens": ids.iter().map(|&i| tok.display(i)).collect::<Vec<_>>()})
-    )?;
+    writeln!(out, "{}", prompt_json(&s))?;
     for rec in s.steps() {
         writeln!(out, "{}", step_json(rec, 5, &s))?;
     }

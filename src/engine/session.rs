@@ -372,33 +372,13 @@ impl Session {
             .sampler
             .step(&logits, history)
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
-        Ok(self.push_step(trace, &logits, aux, self.pending_forward_ms))
+        Ok(self.push_step(trace, &logits, aux, self.pending_forward_ms, false))
     }
 
-    /// Appends the step whose token the chain drew (`trace.chosen`) to the current timeline,
-    /// with its logits (and what else it kept) stored exactly.
+    /// Appends the step whose token is `trace.chosen` to the current timeline, with its
+    /// logits (and what else it kept) stored exactly; `taken` when the token was chosen by
+    /// hand or by a speculative round rather than drawn by the chain.
     fn push_step(
-        &mut self,
-        trace: StepTrace,
-        logits: &[f32],
-        aux: StepAux,
-        forward_ms: f32,
-    ) -> Arc<StepRecord> {
-        self.push(trace, logits, aux, forward_ms, false)
-    }
-
-    /// [`Session::push_step`] for a token chosen otherwise (by hand, by a speculative round).
-    fn push_taken(
-        &mut self,
-        trace: StepTrace,
-        logits: &[f32],
-        aux: StepAux,
-        forward_ms: f32,
-    ) -> Arc<StepRecord> {
-        self.push(trace, logits, aux, forward_ms, true)
-    }
-
-    fn push(
         &mut self,
         trace: StepTrace,
         logits: &[f32],
@@ -443,7 +423,7 @@ impl Session {
             .replay(&logits, history, None)
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
         trace.chosen = forced_choice(&logits, &trace, token_id);
-        let record = self.push_taken(trace, &logits, aux, self.pending_forward_ms);
+        let record = self.push_step(trace, &logits, aux, self.pending_forward_ms, true);
         self.sampler.seek(self.steps().len() as u64);
         Ok(record)
     }

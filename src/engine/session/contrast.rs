@@ -401,7 +401,7 @@ impl Session {
             detail: Some(StageDetail::Search { rows: scored }),
         });
         trace.chosen = forced_choice(&logits, &trace, top[j].0);
-        let record = self.push_step(trace, &logits, aux, forward_ms);
+        let record = self.push_step(trace, &logits, aux, forward_ms, false);
         self.sampler.seek(self.steps().len() as u64);
         Ok(record)
     }

@@ -191,7 +191,7 @@ impl Session {
                 .replay(logits, history, None)
                 .map_err(|e| EngineError::Invalid(e.to_string()))?;
             trace.chosen = forced_choice(logits, &trace, id);
-            self.push_taken(trace, logits, StepAux::default(), per_token_ms);
+            self.push_step(trace, logits, StepAux::default(), per_token_ms, true);
             hist.push(id);
             if eos.contains(&id) {
                 break;

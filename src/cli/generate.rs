@@ -5,6 +5,7 @@ use std::io::Write;
 use clap::Args;
 use serde_json::{json, Value};
 
+use crate::decode::config::SamplerConfig;
 use crate::decode::trace::{StageDetail, StepTrace, TRACE_CANDIDATES};
 use crate::engine::protocol::StepRecord;
 use crate::engine::run::SpecRun;
@@ -45,6 +46,11 @@ pub struct GenerateArgs {
     beam: BeamArgs,
     #[command(flatten)]
     spec: SpecArgs,
+    /// A/B: with --json, every step record also carries `"b"`, the same step under this
+    /// second knob set (JSON, e.g. '{"temperature":0.7,"top_p":0.9}'; unnamed knobs take
+    /// their defaults) with the same draw.
+    #[arg(long, value_name = "JSON", requires = "json")]
+    b_knobs: Option<String>,
     /// Send the prompt as a user message through the model's own chat template (with the
     /// assistant's turn opened), as instruct models expect.
     #[arg(long)]
@@ -74,6 +80,16 @@ pub fn run(a: GenerateArgs) -> Result<(), CliError> {
     let lm = load(&path, a.model.dtype.into(), &mut |_, _| {})?;
     let config = a.knobs.to_config(Some(&lm.tok))?;
     let crowd = a.crowd.config(a.max_tokens)?;
+    let knobs_b: Option<SamplerConfig> = match &a.b_knobs {
+        Some(text) => {
+            let c: SamplerConfig = serde_json::from_str(text)
+                .map_err(|e| CliError::usage(format!("--b-knobs: {e}")))?;
+            c.validate()
+                .map_err(|e| CliError::usage(format!("--b-knobs: {e}")))?;
+            Some(c)
+        }
+        None => None,
+    };
     let mut s = Session::new(lm, &a.prompt, config)?;
     if a.chat {
         s.set_chat(true)?;
@@ -123,7 +139,12 @@ pub fn run(a: GenerateArgs) -> Result<(), CliError> {
             };
             text.push_str(&piece);
             if a.json {
-                emit(&mut out, step_json(&rec, a.top, &s))?;
+                let mut v = step_json(&rec, a.top, &s);
+                if let Some(b) = &knobs_b {
+                    let under_b = s.preview(rec.index, b)?;
+                    v["b"] = trace_json(rec.index, &under_b.trace, a.top, &s.loaded().tok);
+                }
+                emit(&mut out, v)?;
             } else {
                 write!(out, "{piece}")?;
                 out.flush()?;

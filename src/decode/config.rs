@@ -9,6 +9,7 @@ use super::stage::{DEFAULT_ORDER, STAGE_NAMES};
 
 /// Every knob of the sampler chain. `None` (or the neutral value) disables a stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SamplerConfig {
     /// Softmax temperature; 1.0 is neutral, 0.0 means greedy.
     pub temperature: f32,

@@ -57,6 +57,12 @@ pub enum Command {
     SetAttentionCapture(bool),
     /// Switch the KV-cache policy; the cache is rebuilt from the timeline.
     SetCachePolicy(CachePolicy),
+    /// Re-run step `step` (`None`: the pending next token) under a second knob set, for the
+    /// A/B panel (answered by [`Event::PreviewB`]).
+    PreviewB {
+        step: Option<usize>,
+        config: Box<SamplerConfig>,
+    },
     /// Compute the logit lens of the steps up to `step` (answered by [`Event::Lens`]).
     Lens { step: usize },
     /// Stop the engine thread.
@@ -83,6 +89,8 @@ pub enum Event {
     Error(String),
     /// Something done, to show in the status bar (a saved file).
     Notice(String),
+    /// A step (or the pending token) under the A/B panel's second knob set.
+    PreviewB(Arc<StepRecord>),
     /// The captured attention rows (sent after timeline changes while capture is on).
     Attention(Arc<AttentionView>),
     /// The KV cache's slots (sent after every timeline change).

@@ -331,25 +331,35 @@ impl Session {
         if self.finished() {
             return Ok(None);
         }
+        let config = self.config().clone();
+        self.pending_under(&config).map(Some)
+    }
+
+    /// The pending step re-run through the chain under `config` (another knob set on the same
+    /// logits and stored signals; its own draw), without choosing.
+    pub fn pending_under(
+        &mut self,
+        config: &SamplerConfig,
+    ) -> Result<Arc<StepRecord>, EngineError> {
         let tokens = self.tokens();
         self.ensure_pending(&tokens)?;
-        let (signals, _) = self.pending_inputs(&tokens)?;
+        let (_, aux) = self.pending_inputs(&tokens)?;
+        let signals = self.signals_for(config, &aux)?;
         let logits = self.pending.clone().unwrap_or_default();
         let index = self.steps().len();
         let history = History::new(&tokens, self.prompt_ids.len()).with_signals(&signals);
-        let draw = crate::decode::sampler::draw_for(self.config().seed, index as u64);
-        let trace = self
-            .sampler
+        let draw = crate::decode::sampler::draw_for(config.seed, index as u64);
+        let trace = Sampler::new(config)
+            .map_err(EngineError::Invalid)?
             .replay(&logits, history, Some(draw))
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let config = self.config().clone();
-        Ok(Some(Arc::new(self.record(
+        Ok(Arc::new(self.record(
             index,
             trace,
             &logits,
-            config,
+            config.clone(),
             self.pending_forward_ms,
-        ))))
+        )))
     }
 
     /// Generates one token with the current knobs.

@@ -188,6 +188,17 @@ fn run(mut session: Session, commands: Receiver<Command>, events: Sender<Event>)
                     };
                     continue;
                 }
+                Command::PreviewB { step, config } => {
+                    let rec = match step {
+                        Some(step) => session.preview(step, &config),
+                        None => session.pending_under(&config),
+                    };
+                    match rec {
+                        Ok(rec) => send(Event::PreviewB(rec)),
+                        Err(e) => send(Event::Error(format!("B: {e}"))),
+                    };
+                    continue;
+                }
                 Command::Lens { step } => {
                     match session.lens_view(step) {
                         Ok(view) => send(Event::Lens(Arc::new(view))),

@@ -69,6 +69,10 @@ pub enum Action {
     ToggleChat,
     /// Save the session to a file.
     Save,
+    /// Turn the A/B panel on (B starts as a copy of A) or off.
+    ToggleAb,
+    /// Switch the knob panel between editing A and B.
+    EditB,
     /// Edit the prompt editor's text.
     Edit(TextEdit),
     /// Enter in a popup: switch branch, submit the prompt, close help.

@@ -165,6 +165,14 @@ pub struct App {
     pub pending: Option<Arc<StepRecord>>,
     /// Whether the main panels show [`App::pending`] rather than the selected step.
     pub on_pending: bool,
+    /// The A/B panel's second knob set (`None`: off), applied to the shown step's logits.
+    pub knobs_b: Option<SamplerConfig>,
+    /// Whether the knob panel edits B.
+    pub editing_b: bool,
+    /// The shown step under B, from the engine.
+    pub preview_b: Option<Arc<StepRecord>>,
+    /// What B was last asked for: the step (`None`: pending), the timeline version, B's knobs.
+    pub b_asked: Option<(Option<usize>, usize, SamplerConfig)>,
     /// The knobs as the user set them.
     pub config: SamplerConfig,
     /// The last config sent, until a snapshot confirms it.
@@ -241,6 +249,23 @@ impl App {
     /// The shown step's trace.
     pub fn shown_trace(&self) -> Option<&StepTrace> {
         self.shown_record().map(|(r, _)| &r.trace)
+    }
+
+    /// The knob set the knob panel shows and edits (A, or B while editing it).
+    pub fn edited_knobs(&self) -> &SamplerConfig {
+        match (&self.knobs_b, self.editing_b) {
+            (Some(b), true) => b,
+            _ => &self.config,
+        }
+    }
+
+    /// The step the distribution panel shows: `None` for the pending next token.
+    pub fn shown_step(&self) -> Option<Option<usize>> {
+        if self.shown_pending().is_some() {
+            Some(None)
+        } else {
+            self.selected.map(Some)
+        }
     }
 
     /// The selected knob.

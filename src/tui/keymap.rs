@@ -92,6 +92,8 @@ fn main_key(focus: Focus, key: &KeyEvent) -> Option<Action> {
         KeyCode::Char('e') => Action::EditPrompt,
         KeyCode::Char('c') => Action::ToggleChat,
         KeyCode::Char('w') => Action::Save,
+        KeyCode::Char('B') => Action::ToggleAb,
+        KeyCode::Char('v') => Action::EditB,
         KeyCode::Char('R') => Action::Reroll,
         KeyCode::Char('q') => Action::Quit,
         KeyCode::Char('+') | KeyCode::Char('=') => Action::AdjustKnob(1),

@@ -2,13 +2,14 @@
 //! records where things are for the mouse.
 
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 use crate::tui::app::{App, Hits, Popup, Tab};
 use crate::tui::tabs;
 use crate::tui::widgets::branches::branches_view;
 use crate::tui::widgets::contrast::contrast_view;
-use crate::tui::widgets::distribution::{distribution_view, DistLine};
+use crate::tui::widgets::distribution::{b_view, distribution_view, DistLine};
 use crate::tui::widgets::help::HelpView;
 use crate::tui::widgets::knobs::knobs_view;
 use crate::tui::widgets::loading::loading_view;
@@ -122,6 +123,22 @@ fn draw_transcript(frame: &mut Frame, app: &mut App, area: Rect) {
 }
 
 fn draw_distribution(frame: &mut Frame, app: &mut App, area: Rect) {
+    // A/B: the second knob set's panel on the right half.
+    let area = if app.knobs_b.is_some() {
+        let [a, b] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+            .areas(area);
+        let rows = inner(b).height.saturating_sub(2) as usize;
+        match b_view(app, rows) {
+            Some(view) => frame.render_widget(&view, b),
+            None => frame.render_widget(
+                Paragraph::new("B: asking the engine…").block(Block::bordered().title(" B ")),
+                b,
+            ),
+        }
+        a
+    } else {
+        area
+    };
     let list = inner(area);
     let view = distribution_view(app, list.height.saturating_sub(2) as usize);
     frame.render_widget(&view, area);

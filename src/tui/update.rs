@@ -84,7 +84,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         }
         Action::ToggleKnob => {
             let knob = app.selected_knob();
-            let mut config = app.config.clone();
+            let mut config = app.edited_knobs().clone();
             let off = knob.toggle(&mut config, app.knob_memory[app.knob]);
             if off.is_some() {
                 app.knob_memory[app.knob] = off;
@@ -115,6 +115,16 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         }
         Action::EditPrompt => app.popup = Popup::Prompt(TextInput::new(&app.snapshot.prompt)),
         Action::Save => return vec![Command::Save(None)],
+        Action::ToggleAb => {
+            app.knobs_b = match app.knobs_b {
+                Some(_) => None,
+                None => Some(app.config.clone()),
+            };
+            app.editing_b = app.knobs_b.is_some();
+            app.preview_b = None;
+            app.b_asked = None;
+        }
+        Action::EditB => app.editing_b = app.knobs_b.is_some() && !app.editing_b,
         Action::ToggleChat => {
             app.preview = None;
             app.follow = true;
@@ -148,6 +158,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         Action::Resize => {}
         Action::Frame => {
             let mut cmds = crate::tui::tabs::lens::request(app);
+            cmds.extend(request_b(app));
             if std::mem::take(&mut app.knobs_dirty) {
                 app.awaiting = Some(app.config.clone());
                 cmds.push(Command::SetKnobs {
@@ -195,6 +206,7 @@ fn engine_event(app: &mut App, event: Event) -> Vec<Command> {
         }
         Event::Error(text) => app.message = Some(Message { text, error: true }),
         Event::Notice(text) => app.message = Some(Message { text, error: false }),
+        Event::PreviewB(record) => app.preview_b = Some(record),
         Event::Beam(tree) => crate::tui::tabs::beams::on_tree(app, tree),
         Event::Attention(view) => crate::tui::tabs::attention::on_view(app, view),
         Event::Cache(view) => crate::tui::tabs::cache::on_view(app, view),
@@ -308,16 +320,32 @@ fn take_candidate(app: &mut App) -> Vec<Command> {
     vec![Command::Branch { step, token_id }]
 }
 
+/// Asks for the shown step under B when the A/B panel is on and the step or B changed.
+fn request_b(app: &mut App) -> Vec<Command> {
+    let (Some(b), Some(step)) = (&app.knobs_b, app.shown_step()) else {
+        return Vec::new();
+    };
+    let key = (step, app.version as usize, b.clone());
+    if app.b_asked.as_ref() == Some(&key) {
+        return Vec::new();
+    }
+    let config = Box::new(b.clone());
+    app.b_asked = Some(key);
+    vec![Command::PreviewB { step, config }]
+}
+
 fn adjust_knob(app: &mut App, dir: i32) {
-    let mut config = app.config.clone();
+    let mut config = app.edited_knobs().clone();
     app.selected_knob().adjust(&mut config, dir);
     set_config(app, config);
 }
 
-/// Adopt a new knob configuration if it is valid; it is sent at the end of the frame.
+/// Adopt a new knob configuration (A's, or B's while editing B) if it is valid; A's is sent at
+/// the end of the frame, B's asked for then.
 fn set_config(app: &mut App, config: SamplerConfig) {
     match config.validate() {
         Err(text) => app.message = Some(Message { text, error: true }),
+        Ok(()) if app.editing_b && app.knobs_b.is_some() => app.knobs_b = Some(config),
         Ok(()) if config != app.config => {
             app.config = config;
             app.knobs_dirty = true;

@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
 use crate::decode::trace::StepTrace;
+use crate::engine::protocol::StepRecord;
 use crate::tui::app::{App, Focus};
 use crate::tui::text;
 use crate::tui::theme;
@@ -67,6 +68,39 @@ pub fn distribution_view(app: &App, rows: usize) -> DistributionView {
             summary: "no step selected: space generates a token".into(),
         };
     };
+    let mut view = record_view(app, record, preview, rows);
+    if app.knobs_b.is_some() {
+        view.title = format!(" A ·{}", view.title);
+    }
+    view
+}
+
+/// The A/B panel's B side: the shown step under the second knob set, with the probability
+/// B gives the token A chose (or shows as pending), once the engine has sent it.
+pub fn b_view(app: &App, rows: usize) -> Option<DistributionView> {
+    let (shown, _) = app.shown_record()?;
+    let b = app.preview_b.as_ref().filter(|b| b.index == shown.index)?;
+    let mut view = record_view(app, b, false, rows);
+    let a_token = shown.trace.chosen.id;
+    let p_b = b
+        .trace
+        .candidates
+        .iter()
+        .find(|c| c.id == a_token)
+        .map_or(0.0, |c| c.final_p);
+    view.title = format!(
+        " B · kept {} · A's '{}' has p={} under B ",
+        b.trace.kept,
+        text::truncate(&text::visible(app.token_text(a_token)), TOKEN_COLS),
+        text::percent(p_b)
+    );
+    view.focused = false;
+    Some(view)
+}
+
+/// The panel for one record.
+fn record_view(app: &App, record: &StepRecord, preview: bool, rows: usize) -> DistributionView {
+    let focused = app.focus == Focus::Main;
     let trace = &record.trace;
     let all = lines(app, trace);
     let at = all

@@ -30,6 +30,8 @@ pub struct KnobsView {
     pub focused: bool,
     /// Explanation of the selected knob and the full chain order.
     pub hint: String,
+    /// Which knob set it shows.
+    pub title: String,
 }
 
 /// The knob panel for the current knobs, `visible` rows of it, scrolled to keep the
@@ -48,8 +50,8 @@ pub fn knobs_view(app: &App, visible: usize) -> KnobsView {
             .take(visible)
             .map(|&k| KnobRow {
                 label: k.label(),
-                value: k.value(&app.config),
-                enabled: k.enabled(&app.config),
+                value: k.value(app.edited_knobs()),
+                enabled: k.enabled(app.edited_knobs()),
                 selected: k == selected,
             })
             .collect(),
@@ -57,15 +59,20 @@ pub fn knobs_view(app: &App, visible: usize) -> KnobsView {
         hint: format!(
             "{}. chain: {}",
             selected.hint(),
-            order_summary(&app.config.order)
+            order_summary(&app.edited_knobs().order)
         ),
+        title: match (&app.knobs_b, app.editing_b) {
+            (None, _) => " Knobs (tab) ".into(),
+            (Some(_), false) => " Knobs A (tab · v edits B) ".into(),
+            (Some(_), true) => " Knobs B (tab · v edits A) ".into(),
+        },
     }
 }
 
 impl Widget for &KnobsView {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let block = Block::bordered()
-            .title(" Knobs (tab) ")
+            .title(self.title.as_str())
             .border_style(theme::border(self.focused));
         let inner = block.inner(area);
         block.render(area, buf);

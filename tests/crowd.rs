@@ -315,6 +315,8 @@ fn bad_crowd_and_ensemble_options_are_one_line_errors() {
             vec!["--samples", "3", "--amateur", "self:4"],
             "do not combine",
         ),
+        (vec!["--amateur", "self:40"], "L must be 1..=29"),
+        (vec!["--dola-layers", "50"], "selects no layer"),
     ] {
         let mut all = vec![
             "generate",

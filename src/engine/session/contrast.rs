@@ -193,7 +193,16 @@ impl Session {
         };
         if let Some(k) = cfg.contrast {
             s.amateur = Some(match (k.amateur_layer, aux.amateur) {
-                (Some(l), _) => self.lens_rows(rows()?, &[l], true).remove(0),
+                (Some(l), _) => {
+                    let layers = self.lm.model.config().layers;
+                    if l == 0 || l >= layers {
+                        return Err(invalid(format!(
+                            "amateur self:{l}: the target has {layers} layers, so L must be 1..={}",
+                            layers - 1
+                        )));
+                    }
+                    self.lens_rows(rows()?, &[l], true).remove(0)
+                }
                 (None, Some(r)) => self.store.get(r).map_err(invalid)?.to_vec(),
                 (None, None) => return Err(invalid("this step has no amateur logits")),
             });
@@ -201,6 +210,12 @@ impl Session {
         if let Some(d) = &cfg.dola_layers {
             let mc = self.lm.model.config();
             let layers = d.candidates(mc.layers, mc.tied_embeddings);
+            if layers.is_empty() {
+                return Err(invalid(format!(
+                    "--dola-layers {d} selects no layer below the model's {}",
+                    mc.layers
+                )));
+            }
             let logits = self.lens_rows(rows()?, &layers, false);
             s.premature = layers.into_iter().zip(logits).collect();
         }

@@ -46,6 +46,21 @@ pub fn entropy(logits: &[f32]) -> f32 {
     (z.ln() - s / z) as f32
 }
 
+/// Dot product in f64.
+pub fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
+}
+
+/// Cosine similarity of two vectors (0 when either is zero).
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let (na, nb) = (dot(a, a).sqrt(), dot(b, b).sqrt());
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot(a, b) / (na * nb)
+    }
+}
+
 /// The `n` largest values as `(index, value)`, best first (ties: smaller index first), by
 /// partial selection ([`best_of`]). NaN entries are never returned.
 pub fn top_n(values: &[f32], n: usize) -> Vec<(u32, f32)> {

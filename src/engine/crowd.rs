@@ -16,6 +16,7 @@ use crate::decode::config::SamplerConfig;
 use crate::decode::crowd::{
     extract_answer, mbr, row_seed, vote, Selection, Utility, DEFAULT_ANSWER_REGEX,
 };
+use crate::decode::math::cosine;
 use crate::decode::sampler::Sampler;
 use crate::decode::select::metrics::{chrf, sentence_bleu};
 use crate::decode::stage::History;
@@ -89,6 +90,8 @@ pub struct CrowdRun {
     samples: Vec<CrowdSample>,
     /// Every row's step traces.
     traces: Vec<Vec<StepTrace>>,
+    /// Every row's prompt and generated ids (the history its stages see).
+    histories: Vec<Vec<u32>>,
     answer_re: Regex,
     step: usize,
     outcome: Option<Outcome>,
@@ -161,6 +164,7 @@ impl CrowdRun {
                 .collect(),
             logits: vec![first; n],
             traces: vec![Vec::new(); n],
+            histories: vec![prompt.to_vec(); n],
             prompt: prompt.to_vec(),
             samplers,
             cache,
@@ -200,14 +204,14 @@ impl CrowdRun {
                 feed.push(pad);
                 continue;
             }
-            let mut hist = self.prompt.clone();
-            hist.extend(&s.ids);
+            let hist = &mut self.histories[r];
             let trace = self.samplers[r]
-                .step(&self.logits[r], History::new(&hist, self.prompt.len()))
+                .step(&self.logits[r], History::new(hist, self.prompt.len()))
                 .map_err(|e| EngineError::Invalid(e.to_string()))?;
             let id = trace.chosen.id;
             s.logprob += (trace.chosen.raw_prob as f64).ln();
             s.ids.push(id);
+            hist.push(id);
             self.traces[r].push(trace);
             s.finished = eos.contains(&id) || s.ids.len() >= self.cfg.max_tokens;
             feed.push(id);
@@ -248,7 +252,7 @@ impl CrowdRun {
                     Utility::Bleu => mbr(n, |i, j| sentence_bleu(texts[i], texts[j])),
                     Utility::Embed => {
                         let e = self.embeddings(lm)?;
-                        mbr(n, |i, j| crate::decode::crowd::mbr::cosine(&e[i], &e[j]))
+                        mbr(n, |i, j| cosine(&e[i], &e[j]))
                     }
                 };
                 Outcome {

@@ -6,7 +6,6 @@
 //! call and show the very numbers the step used.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::decode::config::SamplerConfig;
 use crate::decode::contrast::Signals;
@@ -22,11 +21,13 @@ use crate::model::Loaded;
 use super::protocol::{ModelInfo, StepRecord};
 use super::roles::RoleModel;
 
+mod branches;
 mod capture;
 mod contrast;
 mod ensemble;
 mod file;
 mod logits;
+mod pending;
 mod record;
 mod snapshot;
 mod speculative;
@@ -280,88 +281,6 @@ impl Session {
         t
     }
 
-    /// Makes sure the logits after the current timeline are computed.
-    fn ensure_pending(&mut self, tokens: &[u32]) -> Result<(), EngineError> {
-        if self.pending.is_some() {
-            return Ok(());
-        }
-        let have = self.cache.next_position();
-        let t0 = Instant::now();
-        let ran = self.run_missing(tokens)?;
-        let ms = t0.elapsed().as_secs_f32() * 1e3;
-        if have == 0 {
-            self.prefill_ms = ms;
-        } else if tokens.len() == have + 1 {
-            self.recent_ms.push(ms);
-            if self.recent_ms.len() > 64 {
-                self.recent_ms.remove(0);
-            }
-        }
-        self.pending_forward_ms = ms;
-        self.pending = Some(ran.logits);
-        self.pending_rows = ran.rows;
-        self.pending_inputs = None;
-        Ok(())
-    }
-
-    /// The pending step's signals under the knobs in force, computed once per knob setting.
-    fn pending_inputs(&mut self, tokens: &[u32]) -> Result<(Signals, StepAux), EngineError> {
-        let cfg = self.config().clone();
-        if let Some((c, signals, aux)) = &self.pending_inputs {
-            if *c == cfg {
-                return Ok((signals.clone(), aux.clone()));
-            }
-            // Other knobs: recompute from the same forward's streams.
-            if self.pending_rows.is_none() {
-                if let Some(rows) = aux.rows_ref() {
-                    self.pending_rows =
-                        Some(self.rows.get(rows).map_err(EngineError::Invalid)?.to_vec());
-                }
-            }
-        }
-        let (signals, aux) = self.pending_signals(tokens)?;
-        self.pending_inputs = Some((cfg, signals.clone(), aux.clone()));
-        Ok((signals, aux))
-    }
-
-    /// The record the next [`Session::step`] would make under the knobs in force (its
-    /// distribution before choosing, the token its draw picks), computing what the cache lacks;
-    /// `None` when the sequence has ended.
-    pub fn pending_record(&mut self) -> Result<Option<Arc<StepRecord>>, EngineError> {
-        if self.finished() {
-            return Ok(None);
-        }
-        let config = self.config().clone();
-        self.pending_under(&config).map(Some)
-    }
-
-    /// The pending step re-run through the chain under `config` (another knob set on the same
-    /// logits and stored signals; its own draw), without choosing.
-    pub fn pending_under(
-        &mut self,
-        config: &SamplerConfig,
-    ) -> Result<Arc<StepRecord>, EngineError> {
-        let tokens = self.tokens();
-        self.ensure_pending(&tokens)?;
-        let (_, aux) = self.pending_inputs(&tokens)?;
-        let signals = self.signals_for(config, &aux)?;
-        let logits = self.pending.clone().unwrap_or_default();
-        let index = self.steps().len();
-        let history = History::new(&tokens, self.prompt_ids.len()).with_signals(&signals);
-        let draw = crate::decode::sampler::draw_for(config.seed, index as u64);
-        let trace = Sampler::new(config)
-            .map_err(EngineError::Invalid)?
-            .replay(&logits, history, Some(draw))
-            .map_err(|e| EngineError::Invalid(e.to_string()))?;
-        Ok(Arc::new(self.record(
-            index,
-            trace,
-            &logits,
-            config.clone(),
-            self.pending_forward_ms,
-        )))
-    }
-
     /// Generates one token with the current knobs.
     pub fn step(&mut self) -> Result<Arc<StepRecord>, EngineError> {
         if self.finished() {
@@ -407,13 +326,6 @@ impl Session {
         tl.logits.push(r);
         tl.aux.push(aux);
         record
-    }
-
-    /// The raw logits of the next token (computing what the cache lacks), before choosing.
-    pub fn pending_logits(&mut self) -> Result<Vec<f32>, EngineError> {
-        let tokens = self.tokens();
-        self.ensure_pending(&tokens)?;
-        Ok(self.pending.clone().unwrap_or_default())
     }
 
     /// Takes `token_id` as the next token instead of sampling (traced like a step whose
@@ -513,73 +425,5 @@ impl Session {
         rec.token_id = old.token_id;
         rec.text = old.text.clone();
         Ok(Arc::new(rec))
-    }
-
-    /// Takes `token_id` at `step` instead: the old future is kept as a branch, the cache is
-    /// rolled back, and the current timeline continues from the new token.
-    pub fn branch(&mut self, step: usize, token_id: u32) -> Result<(), EngineError> {
-        if token_id as usize >= self.info.vocab.len() {
-            return Err(EngineError::Invalid(format!("no token id {token_id}")));
-        }
-        let (logits, _) = self.cached(step)?;
-        let old = &self.timelines[self.current];
-        let mut trace = old.steps[step].trace.clone();
-        trace.chosen = forced_choice(&logits, &trace, token_id);
-        let forward_ms = old.steps[step].forward_ms;
-        let mut rec = self.record(step, trace, &logits, self.config().clone(), forward_ms);
-        rec.taken = true;
-        let old = &self.timelines[self.current];
-        let mut tl = Timeline {
-            steps: old.steps[..step].to_vec(),
-            logits: old.logits[..=step].to_vec(),
-            aux: old.aux[..=step].to_vec(),
-            fork_step: step,
-        };
-        tl.steps.push(Arc::new(rec));
-        self.timelines.push(tl);
-        self.switch_branch(self.timelines.len() - 1)
-    }
-
-    /// Drops the steps from `step` on (kept as a branch) so they can be regenerated.
-    pub fn reroll(&mut self, step: usize) -> Result<usize, EngineError> {
-        let old = &self.timelines[self.current];
-        if step >= old.steps.len() {
-            return Ok(0);
-        }
-        let removed = old.steps.len() - step;
-        self.fork_at(step)?;
-        Ok(removed)
-    }
-
-    /// A new branch holding the current timeline's first `step` steps, made current.
-    fn fork_at(&mut self, step: usize) -> Result<(), EngineError> {
-        let old = &self.timelines[self.current];
-        let step = step.min(old.steps.len());
-        self.timelines.push(Timeline {
-            steps: old.steps[..step].to_vec(),
-            logits: old.logits[..step].to_vec(),
-            aux: old.aux[..step].to_vec(),
-            fork_step: step,
-        });
-        self.switch_branch(self.timelines.len() - 1)
-    }
-
-    /// Makes branch `id` current; the cache keeps the common prefix and recomputes the rest
-    /// lazily.
-    pub fn switch_branch(&mut self, id: usize) -> Result<(), EngineError> {
-        if id >= self.timelines.len() {
-            return Err(EngineError::Invalid(format!("no branch {id}")));
-        }
-        let old = self.tokens();
-        self.current = id;
-        let new = self.tokens();
-        let common = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
-        // The cache must not hold the last token: its logits come from running it.
-        let keep = common.min(new.len().saturating_sub(1));
-        self.rollback(keep);
-        self.pending = None;
-        self.search_context = None;
-        self.sampler.seek(self.steps().len() as u64);
-        Ok(())
     }
 }

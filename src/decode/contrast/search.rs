@@ -2,6 +2,7 @@
 //! confidence against the degeneration penalty, the largest cosine similarity between the
 //! candidate's last-layer hidden state and those of the context.
 
+use crate::decode::math::dot;
 use crate::decode::trace::SearchRow;
 
 /// Scores the candidates: `probs[i]` is candidate `i`'s `(id, probability)`,
@@ -45,10 +46,6 @@ pub fn best(rows: &[SearchRow]) -> usize {
         }
     }
     best
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
 }
 
 fn norm(a: &[f32]) -> f64 {

@@ -38,7 +38,7 @@ fn the_tui_asks_for_the_shown_step_under_b_and_edits_b_apart() {
     let mut b = (*app.snapshot.steps[step]).clone();
     b.trace.kept = 3;
     update(&mut app, Action::Engine(Event::PreviewB(Arc::new(b))));
-    let s = text(&screen(&mut app, 160, 40));
+    let s = text(&screen(&app, 160, 40));
     assert!(
         s.contains(" A · Distribution") && s.contains(" B · kept 3 ·"),
         "{s}"

@@ -112,7 +112,7 @@ fn app(tab: Tab) -> App {
 
 #[test]
 fn attention_tab() {
-    assert_snapshot!(text(&screen(&mut app(Tab::Attention), 120, 30)));
+    assert_snapshot!(text(&screen(&app(Tab::Attention), 120, 30)));
 }
 
 #[test]
@@ -124,12 +124,12 @@ fn attention_tab_scrolled_head() {
         &mut app,
         Action::Attention(AttnAction::Scroll { dx: 0, dy: -5 }),
     );
-    assert_snapshot!(text(&screen(&mut app, 100, 24)));
+    assert_snapshot!(text(&screen(&app, 100, 24)));
 }
 
 #[test]
 fn cache_tab() {
-    assert_snapshot!(text(&screen(&mut app(Tab::Cache), 120, 30)));
+    assert_snapshot!(text(&screen(&app(Tab::Cache), 120, 30)));
 }
 
 #[test]
@@ -159,6 +159,6 @@ fn overlay_tints_the_sink_brightest() {
     let first = scores[0].unwrap();
     assert!(scores.iter().flatten().all(|&p| p <= first));
     assert!(scores[SINKS].is_none(), "evicted positions get no tint");
-    let screen = text(&screen(&mut app, 120, 30));
+    let screen = text(&screen(&app, 120, 30));
     assert!(screen.contains("tint: attention L0 mean (o)"), "{screen}");
 }

@@ -5,14 +5,14 @@ mod tui_common;
 
 use std::sync::Arc;
 
-use crossterm::event::{Event as InputEvent, KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use insta::assert_snapshot;
 use logitscope::decode::beam::{BeamConfig, BeamSearch, BeamTree, EarlyStopping};
 use logitscope::decode::log_softmax;
 use logitscope::engine::protocol::{Command, Event};
 use logitscope::engine::run::{RunKind, RunRequest};
 use logitscope::tui::app::Tab;
-use logitscope::tui::keymap::map;
+use logitscope::tui::keymap::map_key;
 use logitscope::tui::tabs::beams::BeamAction;
 use logitscope::tui::{update, Action, App};
 use tui_common::{loaded_app, screen, synthetic_info_app, text};
@@ -60,10 +60,7 @@ fn beams_app(tree: BeamTree) -> App {
 }
 
 fn key(app: &App, code: KeyCode) -> Option<Action> {
-    map(
-        app,
-        &InputEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)),
-    )
+    map_key(app, &KeyEvent::new(code, KeyModifiers::NONE))
 }
 
 #[test]
@@ -174,15 +171,15 @@ fn arrows_walk_the_tree() {
 
 #[test]
 fn beam_tab_snapshot() {
-    let mut app = beams_app(synthetic_tree(4, 8));
-    assert_snapshot!(text(&screen(&mut app, 120, 30)));
+    let app = beams_app(synthetic_tree(4, 8));
+    assert_snapshot!(text(&screen(&app, 120, 30)));
 }
 
 #[test]
 fn a_wide_search_scrolls_and_stays_in_bounds() {
     let mut app = beams_app(synthetic_tree(4, 32));
     for (w, h) in [(80, 24), (120, 30), (200, 50)] {
-        let s = text(&screen(&mut app, w, h));
+        let s = text(&screen(&app, w, h));
         assert!(s.contains("step 32"), "{s}");
         assert!(s.contains("hypotheses"));
     }
@@ -190,6 +187,6 @@ fn a_wide_search_scrolls_and_stays_in_bounds() {
         &mut app,
         Action::Beam(BeamAction::Select { dx: -40, dy: 0 }),
     );
-    let s = text(&screen(&mut app, 80, 24));
+    let s = text(&screen(&app, 80, 24));
     assert!(s.contains("prompt"), "{s}");
 }

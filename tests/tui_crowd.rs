@@ -128,7 +128,7 @@ fn crowd_tab_shows_samples_the_utility_matrix_and_the_winner() {
         app.crowd.selected, chosen,
         "the winner is selected when the crowd ends"
     );
-    let s = text(&screen(&mut app, 120, 30));
+    let s = text(&screen(&app, 120, 30));
     assert!(s.contains(&format!("why #{chosen} won")), "{s}");
     assert_snapshot!("crowd_mbr", s);
 
@@ -139,7 +139,7 @@ fn crowd_tab_shows_samples_the_utility_matrix_and_the_winner() {
             weighted: false,
         })))),
     );
-    let s = text(&screen(&mut app, 120, 30));
+    let s = text(&screen(&app, 120, 30));
     assert!(
         s.contains("answer      votes") && s.contains("Paris"),
         "{s}"

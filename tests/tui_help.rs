@@ -1,13 +1,15 @@
-//! The help overlay cannot drift from the key map: every key that does something in a tab (or
-//! in the knob panel) is named in that tab's part of the help, unless it does there exactly
-//! what it does on the main screen, whose part names it. The README quotes the same text.
+//! The help overlay is generated from the tabs' key maps; these tests check that the keys
+//! handled outside those maps are named too: every key that does something in a tab (or in
+//! the knob panel) is named in that tab's section of the help, unless it does there exactly
+//! what it does everywhere, whose section names it. The README quotes the same text.
 
 mod tui_common;
 
 use crossterm::event::{Event as InputEvent, KeyCode, KeyEvent, KeyModifiers};
 use logitscope::tui::app::{App, Focus, Tab};
 use logitscope::tui::keymap::map;
-use logitscope::tui::widgets::help::HELP;
+use logitscope::tui::ui::Screen;
+use logitscope::tui::widgets::help::{help_text, sections};
 use tui_common::loaded_app;
 
 /// Every key worth trying: printable ASCII and the named keys the map uses.
@@ -67,34 +69,20 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The help lines of a section: from the line starting with `head` to the next section.
-fn section(head: &str) -> String {
-    let mut out = String::new();
-    let mut inside = false;
-    for line in HELP.lines() {
-        let starts_section = [
-            "beams tab:",
-            "attn tab:",
-            "cache tab:",
-            "spec tab:",
-            "lens tab:",
-            "crowd tab:",
-            "tokens tab:",
-            "Mouse:",
-        ]
+/// The words of the help section headed `head`, and of the sections under it (the knob
+/// panel's is indented under the main tab's).
+fn section(head: &str) -> Vec<String> {
+    let all = sections();
+    let start = all
         .iter()
-        .any(|h| line.starts_with(h));
-        if starts_section {
-            inside = !head.is_empty() && line.starts_with(head);
-        } else if head.is_empty() && out.is_empty() {
-            inside = true;
-        }
-        if inside {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
+        .position(|s| s.head == head)
+        .unwrap_or_else(|| panic!("no help section {head:?}"));
+    all[start..]
+        .iter()
+        .enumerate()
+        .take_while(|(i, s)| *i == 0 || s.head.starts_with(' '))
+        .flat_map(|(_, s)| s.entries.iter().flat_map(|e| words(e)))
+        .collect()
 }
 
 fn app_on(tab: Tab, focus: Focus) -> App {
@@ -106,36 +94,36 @@ fn app_on(tab: Tab, focus: Focus) -> App {
 
 #[test]
 fn every_key_is_in_the_help_of_its_tab() {
-    let main = app_on(Tab::Main, Focus::Main);
-    let main_words = words(&section(""));
-    assert!(main_words.contains(&"space".to_string()), "{main_words:?}");
+    let everywhere = section("everywhere:");
+    assert!(everywhere.contains(&"space".to_string()), "{everywhere:?}");
+    let on_main = app_on(Tab::Main, Focus::Main);
     let mut missing = Vec::new();
     let mut checked = 0;
-    for (tab, focus, head) in [
-        (Tab::Main, Focus::Main, ""),
-        (Tab::Main, Focus::Knobs, ""),
-        (Tab::Beams, Focus::Main, "beams tab:"),
-        (Tab::Attention, Focus::Main, "attn tab:"),
-        (Tab::Cache, Focus::Main, "cache tab:"),
-        (Tab::Speculative, Focus::Main, "spec tab:"),
-        (Tab::Lens, Focus::Main, "lens tab:"),
-        (Tab::Crowd, Focus::Main, "crowd tab:"),
-        (Tab::Tokens, Focus::Main, "tokens tab:"),
-    ] {
-        let app = app_on(tab, focus);
-        let here = words(&section(head));
-        assert!(!here.is_empty(), "no help section {head:?}");
-        for code in all_keys() {
-            let ev = InputEvent::Key(KeyEvent::new(code, KeyModifiers::NONE));
-            let Some(action) = map(&app, &ev) else {
+    for &tab in Tab::ALL {
+        for focus in [Focus::Main, Focus::Knobs] {
+            if focus == Focus::Knobs && tab != Tab::Main {
                 continue;
+            }
+            let head = if tab == Tab::Main {
+                "main:".to_string()
+            } else {
+                format!("{} tab:", tab.spec().short)
             };
-            checked += 1;
-            let as_on_main =
-                map(&main, &ev).is_some_and(|a| format!("{a:?}") == format!("{action:?}"));
-            let named = |ws: &[String]| labels(code).iter().any(|l| ws.contains(l));
-            if !(named(&here) || as_on_main && named(&main_words)) {
-                missing.push(format!("{tab:?}/{focus:?}: {code:?} -> {action:?}"));
+            let app = app_on(tab, focus);
+            let here = section(&head);
+            assert!(!here.is_empty(), "empty help section {head:?}");
+            for code in all_keys() {
+                let ev = InputEvent::Key(KeyEvent::new(code, KeyModifiers::NONE));
+                let Some(action) = map(&app, &Screen::default(), &ev) else {
+                    continue;
+                };
+                checked += 1;
+                let as_everywhere = map(&on_main, &Screen::default(), &ev)
+                    .is_some_and(|a| format!("{a:?}") == format!("{action:?}"));
+                let named = |ws: &[String]| labels(code).iter().any(|l| ws.contains(l));
+                if !(named(&here) || as_everywhere && named(&everywhere)) {
+                    missing.push(format!("{tab:?}/{focus:?}: {code:?} -> {action:?}"));
+                }
             }
         }
     }
@@ -148,10 +136,21 @@ fn every_key_is_in_the_help_of_its_tab() {
 }
 
 #[test]
+fn the_help_fits_the_smallest_terminal_width() {
+    let text = help_text();
+    let widest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(widest + 4 <= 80, "a help line is {widest} columns wide");
+    assert!(
+        text.contains("beams tab:") && text.contains("tokens tab:"),
+        "{text}"
+    );
+}
+
+#[test]
 fn the_readme_quotes_the_help() {
     let readme = include_str!("../README.md");
     assert!(
-        readme.contains(HELP.trim_end()),
+        readme.contains(help_text().trim_end()),
         "README's key list differs from the help"
     );
 }

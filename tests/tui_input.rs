@@ -8,8 +8,9 @@ use crossterm::event::{
 use logitscope::tui::action::Action;
 use logitscope::tui::app::Focus;
 use logitscope::tui::keymap::map;
+use logitscope::tui::ui::Screen;
 use logitscope::tui::update;
-use tui_common::{loaded_app, screen};
+use tui_common::{drawn, loaded_app};
 
 fn key(code: KeyCode) -> InputEvent {
     InputEvent::Key(KeyEvent::new(code, KeyModifiers::NONE))
@@ -28,20 +29,20 @@ fn mouse(kind: MouseEventKind, column: u16, row: u16) -> InputEvent {
 fn arrows_depend_on_focus() {
     let mut app = loaded_app();
     assert!(matches!(
-        map(&app, &key(KeyCode::Left)),
+        map(&app, &Screen::default(), &key(KeyCode::Left)),
         Some(Action::SelectPrev)
     ));
     assert!(matches!(
-        map(&app, &key(KeyCode::Down)),
+        map(&app, &Screen::default(), &key(KeyCode::Down)),
         Some(Action::MoveCandidate(1))
     ));
     app.focus = Focus::Knobs;
     assert!(matches!(
-        map(&app, &key(KeyCode::Left)),
+        map(&app, &Screen::default(), &key(KeyCode::Left)),
         Some(Action::AdjustKnob(-1))
     ));
     assert!(matches!(
-        map(&app, &key(KeyCode::Down)),
+        map(&app, &Screen::default(), &key(KeyCode::Down)),
         Some(Action::MoveKnob(1))
     ));
 }
@@ -51,13 +52,16 @@ fn typing_in_the_prompt_editor_does_not_trigger_commands() {
     let mut app = loaded_app();
     update(&mut app, Action::EditPrompt);
     assert!(matches!(
-        map(&app, &key(KeyCode::Char('q'))),
+        map(&app, &Screen::default(), &key(KeyCode::Char('q'))),
         Some(Action::Edit(_))
     ));
     let ctrl_c = InputEvent::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
-    assert!(matches!(map(&app, &ctrl_c), Some(Action::Quit)));
     assert!(matches!(
-        map(&app, &key(KeyCode::Esc)),
+        map(&app, &Screen::default(), &ctrl_c),
+        Some(Action::Quit)
+    ));
+    assert!(matches!(
+        map(&app, &Screen::default(), &key(KeyCode::Esc)),
         Some(Action::Cancel)
     ));
 }
@@ -78,31 +82,37 @@ fn main_keys() {
         (KeyCode::End, "SelectLast"),
         (KeyCode::Tab, "ToggleFocus"),
     ] {
-        assert_eq!(format!("{:?}", map(&app, &key(code)).unwrap()), want);
+        assert_eq!(
+            format!("{:?}", map(&app, &Screen::default(), &key(code)).unwrap()),
+            want
+        );
     }
 }
 
 #[test]
 fn clicks_select_steps_candidates_and_knobs() {
     let mut app = loaded_app();
-    screen(&mut app, 120, 40);
-    let t = app.hits.transcript;
+    let (_, sc) = drawn(&app, 120, 40);
+    let t = sc.hits.transcript;
     // Row 1 of the transcript holds generated tokens only.
     let click = mouse(MouseEventKind::Down(MouseButton::Left), t.x + 2, t.y + 1);
-    let Some(Action::SelectStep(step)) = map(&app, &click) else {
+    let Some(Action::SelectStep(step)) = map(&app, &sc, &click) else {
         panic!("no step under click")
     };
     update(&mut app, Action::SelectStep(step));
     assert_eq!(app.selected, Some(step));
-    let (row, index) = app.hits.candidates[2];
+    let (row, index) = sc.hits.candidates[2];
     let click = mouse(MouseEventKind::Down(MouseButton::Left), 10, row);
-    assert!(matches!(map(&app, &click), Some(Action::HighlightCandidate(i)) if i == index));
-    let k = app.hits.knobs;
+    assert!(matches!(map(&app, &sc, &click), Some(Action::HighlightCandidate(i)) if i == index));
+    let k = sc.hits.knobs;
     let wheel = mouse(MouseEventKind::ScrollUp, k.x + 3, k.y + 1);
     assert!(matches!(
-        map(&app, &wheel),
+        map(&app, &sc, &wheel),
         Some(Action::ScrollKnob { knob: 1, dir: 1 })
     ));
     let click = mouse(MouseEventKind::Down(MouseButton::Left), k.x + 3, k.y + 3);
-    assert!(matches!(map(&app, &click), Some(Action::SelectKnob(3))));
+    assert!(matches!(
+        map(&app, &sc, &click),
+        Some(Action::SelectKnob(3))
+    ));
 }

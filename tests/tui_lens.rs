@@ -93,10 +93,10 @@ fn lens_tab_grid_and_selected_cell() {
         update(&mut app, Action::Lens(LensAction::Layer(-1)));
     }
     assert_eq!(app.lens.row, 24);
-    assert_snapshot!("lens_probability", text(&screen(&mut app, 110, 40)));
+    assert_snapshot!("lens_probability", text(&screen(&app, 110, 40)));
     update(&mut app, Action::Lens(LensAction::ToggleShade));
     assert_eq!(app.lens.shade, Shade::Kl);
-    let kl = text(&screen(&mut app, 110, 40));
+    let kl = text(&screen(&app, 110, 40));
     assert!(kl.contains("shade: KL to final"));
 }
 
@@ -138,7 +138,7 @@ fn contrast_panel_shows_expert_amateur_and_contrast_side_by_side() {
     rec.trace = trace;
     app.snapshot.steps[step] = Arc::new(rec);
     app.selected = Some(step);
-    let screen = text(&screen(&mut app, 120, 40));
+    let screen = text(&screen(&app, 120, 40));
     assert_eq!(
         app.snapshot.steps[step].trace.chosen.id, 34,
         "the plausible token the amateur likes least wins"

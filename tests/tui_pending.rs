@@ -31,7 +31,7 @@ fn the_pending_distribution_shows_and_enter_takes_a_candidate() {
         "following the newest step, the view moves to the pending one"
     );
     let n = app.snapshot.steps.len();
-    let s = text(&screen(&mut app, 120, 40));
+    let s = text(&screen(&app, 120, 40));
     assert!(s.contains(&format!("Next token {}", n + 1)), "{s}");
     update(&mut app, Action::MoveCandidate(2));
     let want = app.pending.as_ref().unwrap().trace.candidates[app.highlight].id;

@@ -8,12 +8,13 @@ use logitscope::engine::protocol::Event;
 use logitscope::tui::app::App;
 use logitscope::tui::widgets::branches::branches_view;
 use logitscope::tui::widgets::distribution::distribution_view;
-use logitscope::tui::widgets::help::HelpView;
+use logitscope::tui::widgets::help::help_view;
 use logitscope::tui::widgets::knobs::knobs_view;
 use logitscope::tui::widgets::status::status_view;
 use logitscope::tui::widgets::temperature::temperature_view;
 use logitscope::tui::widgets::too_small::TooSmallView;
 use logitscope::tui::widgets::transcript::transcript_view;
+use logitscope::tui::wrap::Wrap;
 use logitscope::tui::{update, Action, TintMode};
 use tui_common::{loaded_app, screen, text, widget};
 
@@ -29,20 +30,21 @@ fn app() -> App {
 
 #[test]
 fn main_screen() {
-    assert_snapshot!(text(&screen(&mut app(), W, H)));
+    assert_snapshot!(text(&screen(&app(), W, H)));
 }
 
 #[test]
 fn main_screen_minimum_size() {
-    assert_snapshot!(text(&screen(&mut app(), 80, 24)));
+    assert_snapshot!(text(&screen(&app(), 80, 24)));
 }
 
 #[test]
 fn transcript_panel() {
-    let mut app = app();
-    app.transcript.ensure(&app.snapshot, app.version, W - 2);
-    app.transcript.scroll_to(app.selected, 8);
-    assert_snapshot!(text(&widget(W, 10, &transcript_view(&app, 8))));
+    let app = app();
+    let mut wrap = Wrap::default();
+    wrap.ensure(&app.snapshot, app.version, W - 2);
+    wrap.scroll_to(app.selected, 8);
+    assert_snapshot!(text(&widget(W, 10, &transcript_view(&app, &wrap, 8))));
 }
 
 #[test]
@@ -90,8 +92,8 @@ fn status_bar() {
 fn help_overlay() {
     let mut app = app();
     update(&mut app, Action::ToggleHelp);
-    assert_snapshot!(text(&screen(&mut app, W, H)));
-    assert_snapshot!("help_alone", text(&widget(90, 30, &HelpView)));
+    assert_snapshot!(text(&screen(&app, W, H)));
+    assert_snapshot!("help_alone", text(&widget(90, 34, &help_view())));
 }
 
 #[test]
@@ -100,7 +102,7 @@ fn branch_popup() {
     update(&mut app, Action::OpenBranches);
     update(&mut app, Action::MoveBranch(1));
     assert_snapshot!(text(&widget(W, 8, &branches_view(&app).unwrap())));
-    assert_snapshot!("branch_popup_screen", text(&screen(&mut app, W, H)));
+    assert_snapshot!("branch_popup_screen", text(&screen(&app, W, H)));
 }
 
 #[test]
@@ -111,7 +113,7 @@ fn prompt_popup() {
         &mut app,
         Action::Edit(logitscope::tui::input::TextEdit::Left),
     );
-    assert_snapshot!(text(&screen(&mut app, W, H)));
+    assert_snapshot!(text(&screen(&app, W, H)));
 }
 
 #[test]
@@ -121,10 +123,7 @@ fn too_small_message() {
         min: (80, 24),
     };
     assert_snapshot!(text(&widget(60, 20, &view)));
-    assert_eq!(
-        text(&screen(&mut app(), 60, 20)),
-        text(&widget(60, 20, &view))
-    );
+    assert_eq!(text(&screen(&app(), 60, 20)), text(&widget(60, 20, &view)));
 }
 
 #[test]
@@ -135,14 +134,14 @@ fn loading_gauge() {
         message: "SmolLM2-135M weights".into(),
     };
     update(&mut app, Action::Engine(loading));
-    assert_snapshot!(text(&screen(&mut app, 100, 24)));
+    assert_snapshot!(text(&screen(&app, 100, 24)));
 }
 
 #[test]
 fn tint_modes_title() {
     let mut app = app();
     update(&mut app, Action::ToggleTint);
-    let buffer = screen(&mut app, W, H);
+    let buffer = screen(&app, W, H);
     // Line 0 is the tab bar.
     assert!(text(&buffer)
         .lines()

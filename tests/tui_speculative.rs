@@ -5,7 +5,7 @@ mod tui_common;
 
 use std::sync::Arc;
 
-use crossterm::event::{Event as InputEvent, KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use insta::assert_snapshot;
 use logitscope::decode::speculative::{
     expected_tokens_per_call, verify, Dist, DraftSpec, RoundDraws, SpecStats,
@@ -13,7 +13,7 @@ use logitscope::decode::speculative::{
 use logitscope::engine::protocol::{Command, Event};
 use logitscope::engine::run::{RunKind, RunRequest, SpecView};
 use logitscope::tui::app::Tab;
-use logitscope::tui::keymap::map;
+use logitscope::tui::keymap::map_key;
 use logitscope::tui::tabs::speculative::SpecAction;
 use logitscope::tui::{update, Action, App};
 use tui_common::{screen, synthetic_info_app, text};
@@ -67,11 +67,7 @@ fn app() -> App {
 }
 
 fn key(app: &App, code: KeyCode) -> Action {
-    map(
-        app,
-        &InputEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)),
-    )
-    .expect("the key is bound")
+    map_key(app, &KeyEvent::new(code, KeyModifiers::NONE)).expect("the key is bound")
 }
 
 #[test]
@@ -143,7 +139,7 @@ fn rounds_show_verdicts_and_p_against_q() {
     for _ in 0..j {
         update(&mut app, Action::Speculative(SpecAction::Token(1)));
     }
-    let s = text(&screen(&mut app, 130, 34));
+    let s = text(&screen(&app, 130, 34));
     assert!(s.contains("→ rejected"), "{s}");
     assert!(s.contains("residual"), "{s}");
     assert!(s.contains("mean α"), "{s}");

@@ -14,7 +14,7 @@ use logitscope::tui::keymap::map;
 use logitscope::tui::tabs::tokens::TokensAction;
 use logitscope::tui::{update, Action};
 use serde_json::Value;
-use tui_common::{loaded_app, screen, text};
+use tui_common::{drawn, loaded_app, screen, text};
 
 #[test]
 fn tokens_tab_shows_pieces_and_how_a_generated_token_was_drawn() {
@@ -23,7 +23,7 @@ fn tokens_tab_shows_pieces_and_how_a_generated_token_was_drawn() {
     let n = app.snapshot.prompt_tokens.len();
     // The first generated token.
     update(&mut app, Action::Tokens(TokensAction::Move(n as i64)));
-    let s = text(&screen(&mut app, 120, 30));
+    let s = text(&screen(&app, 120, 30));
     let first = &app.snapshot.steps[0];
     assert!(
         s.contains(&format!(
@@ -34,14 +34,14 @@ fn tokens_tab_shows_pieces_and_how_a_generated_token_was_drawn() {
     );
     assert_snapshot!("tokens_tab", s);
     update(&mut app, Action::Tokens(TokensAction::Move(i64::MIN / 2)));
-    assert!(text(&screen(&mut app, 120, 30)).contains("part of the prompt"));
+    assert!(text(&screen(&app, 120, 30)).contains("part of the prompt"));
 }
 
 #[test]
 fn a_click_on_a_tab_opens_it() {
-    let mut app = loaded_app();
-    screen(&mut app, 120, 30);
-    let (rect, tab) = app.hits.tabs[5];
+    let app = loaded_app();
+    let (_, sc) = drawn(&app, 120, 30);
+    let (rect, tab) = sc.hits.tabs[5];
     assert_eq!(tab, Tab::Lens);
     let click = InputEvent::Mouse(MouseEvent {
         kind: MouseEventKind::Down(MouseButton::Left),
@@ -49,7 +49,7 @@ fn a_click_on_a_tab_opens_it() {
         row: rect.y,
         modifiers: KeyModifiers::NONE,
     });
-    let action = map(&app, &click).expect("a click on a tab is an action");
+    let action = map(&app, &sc, &click).expect("a click on a tab is an action");
     assert!(matches!(action, Action::SetTab(Tab::Lens)));
 }
 

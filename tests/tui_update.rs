@@ -31,9 +31,11 @@ fn loading_then_timeline_selects_the_newest_step() {
     };
     assert!(update(&mut app, Action::Engine(loading)).is_empty());
     assert_eq!(app.loading, Some((0.5, "weights".into())));
-    let [loaded, timeline] = session().events();
+    let [loaded, knobs, timeline] = session().events();
     update(&mut app, Action::Engine(loaded));
     assert!(app.loading.is_none());
+    update(&mut app, Action::Engine(knobs));
+    assert_eq!(app.config, session().config, "the engine's knobs at start");
     update(&mut app, Action::Engine(timeline));
     assert_eq!(app.selected, Some(session().steps.len() - 1));
 }
@@ -41,7 +43,7 @@ fn loading_then_timeline_selects_the_newest_step() {
 #[test]
 fn autoplay_on_load_starts_playing() {
     let mut app = App::new(TintMode::Probability, true);
-    let [loaded, _] = session().events();
+    let [loaded, _, _] = session().events();
     assert_eq!(
         update(&mut app, Action::Engine(loaded)),
         vec![Command::Autoplay(true)]
@@ -65,7 +67,7 @@ fn stepping_and_autoplay() {
 #[test]
 fn selection_moves_and_follows_only_at_the_end() {
     let mut app = App::new(TintMode::Probability, false);
-    let [loaded, _] = session().events();
+    let [loaded, _, _] = session().events();
     update(&mut app, Action::Engine(loaded));
     update(&mut app, Action::Engine(timeline(10)));
     assert_eq!(app.selected, Some(9));
@@ -155,7 +157,7 @@ fn knob_bursts_collapse_into_one_set_knobs_per_frame() {
 }
 
 #[test]
-fn knobs_toggle_and_survive_a_stale_timeline() {
+fn knobs_toggle_and_only_a_refusal_replaces_them() {
     let mut app = loaded_app();
     update(&mut app, Action::SelectKnob(2));
     assert_eq!(app.focus, Focus::Knobs);
@@ -164,12 +166,18 @@ fn knobs_toggle_and_survive_a_stale_timeline() {
     assert_eq!(app.config.top_p, None);
     update(&mut app, Action::Frame);
     update(&mut app, Action::Engine(timeline(40)));
-    assert_eq!(
-        app.config.top_p, None,
-        "an old snapshot does not undo an unconfirmed change"
-    );
+    assert_eq!(app.config.top_p, None, "a timeline does not carry knobs");
     update(&mut app, Action::ToggleKnob);
     assert_eq!(app.config.top_p, top_p);
+    // The engine refused a change: it sends the knobs it kept, and the panel shows them.
+    let kept = app.config.clone();
+    update(&mut app, Action::AdjustKnob(1));
+    assert_ne!(app.config, kept);
+    update(
+        &mut app,
+        Action::Engine(Event::Knobs(Box::new(kept.clone()))),
+    );
+    assert_eq!(app.config, kept);
     update(&mut app, Action::ScrollKnob { knob: 1, dir: -1 });
     assert_eq!(app.config.top_k, Some(35));
 }

@@ -11,13 +11,13 @@ use logitscope::tui::widgets::status::status_view;
 use logitscope::tui::widgets::temperature::temperature_view;
 use logitscope::tui::{update, Action, App, TintMode};
 use ratatui::style::Modifier;
-use tui_common::{loaded_app, screen, synthetic_app, text};
+use tui_common::{drawn, loaded_app, redraw, screen, synthetic_app, text};
 
 #[test]
 fn distribution_marks_cutoffs_removals_and_the_chosen_token() {
     let mut app = synthetic_app();
     update(&mut app, Action::SelectStep(12));
-    let view = distribution_view(&app, 64);
+    let view = distribution_view(&app, 200);
     let trace = &app.selected_record().unwrap().trace;
     let markers: Vec<&String> = view
         .lines
@@ -95,7 +95,7 @@ fn status_shows_model_context_speed_and_seed() {
     let all = view.segments.join(" | ");
     for part in [
         "demo-200 135M bf16",
-        "ctx 45/8192",
+        "ctx 46/8192",
         "ms/tok",
         "tok/s",
         "KV",
@@ -110,20 +110,20 @@ fn status_shows_model_context_speed_and_seed() {
 fn the_selected_step_is_reversed_in_the_transcript() {
     let mut app = loaded_app();
     update(&mut app, Action::SelectStep(0));
-    let buffer = screen(&mut app, 120, 40);
-    let t = app.hits.transcript;
-    let piece = &app.transcript.pieces[app.transcript.prompt_len];
+    let (buffer, sc) = drawn(&app, 120, 40);
+    let t = sc.hits.transcript;
+    let piece = &sc.transcript.pieces[sc.transcript.prompt_len];
     let cell = &buffer[(
         t.x + piece.col,
-        t.y + (piece.line - app.transcript.scroll) as u16,
+        t.y + (piece.line - sc.transcript.scroll) as u16,
     )];
     assert!(cell.modifier.contains(Modifier::REVERSED));
 }
 
 #[test]
 fn control_characters_never_reach_the_terminal() {
-    let mut app = synthetic_app();
-    let buffer = screen(&mut app, 120, 40);
+    let app = synthetic_app();
+    let buffer = screen(&app, 120, 40);
     assert!(buffer
         .content
         .iter()
@@ -148,13 +148,14 @@ fn every_size_renders_the_screen_or_says_it_is_too_small() {
         (133, 47),
         (250, 80),
     ] {
-        let shown = text(&screen(&mut app, w, h));
+        let (buffer, sc) = drawn(&app, w, h);
+        let shown = text(&buffer);
         let big_enough = w >= min_w && h >= min_h;
         if big_enough {
             assert!(shown.contains("Distribution"), "{w}×{h}:\n{shown}");
             // Every clickable region lies on the screen.
             let area = ratatui::layout::Rect::new(0, 0, w, h);
-            for r in [app.hits.transcript, app.hits.distribution, app.hits.knobs] {
+            for r in [sc.hits.transcript, sc.hits.distribution, sc.hits.knobs] {
                 assert_eq!(r.intersection(area), r, "{w}×{h}: {r:?}");
             }
         } else if h >= 3 && w >= 40 {
@@ -162,23 +163,23 @@ fn every_size_renders_the_screen_or_says_it_is_too_small() {
         }
     }
     update(&mut app, Action::ToggleHelp);
-    assert!(text(&screen(&mut app, 80, 24)).contains("Keys (esc closes)"));
+    assert!(text(&screen(&app, 80, 24)).contains("Keys (esc closes)"));
     update(&mut app, Action::Cancel);
     update(&mut app, Action::OpenBranches);
-    let shown = text(&screen(&mut app, 80, 24));
+    let shown = text(&screen(&app, 80, 24));
     assert!(shown.contains("Branches (enter switches") && !shown.contains("Keys (esc closes)"));
 }
 
 #[test]
 fn an_empty_timeline_renders() {
     let mut app = App::new(TintMode::Rank, false);
-    let [loaded, _] = tui_common::session().events();
+    let [loaded, _, _] = tui_common::session().events();
     update(&mut app, Action::Engine(loaded));
     update(
         &mut app,
         Action::Engine(Event::Timeline(Default::default())),
     );
-    assert!(text(&screen(&mut app, 100, 30)).contains("no step selected"));
+    assert!(text(&screen(&app, 100, 30)).contains("no step selected"));
 }
 
 #[test]
@@ -187,14 +188,14 @@ fn long_sessions_lay_out_and_scroll() {
     for event in demo_session(2000, 1).events() {
         update(&mut app, Action::Engine(event));
     }
-    screen(&mut app, 200, 60);
+    let (_, mut sc) = drawn(&app, 200, 60);
     assert!(
-        app.transcript.scroll > 0,
+        sc.transcript.scroll > 0,
         "the newest step is scrolled into view"
     );
     update(&mut app, Action::SelectFirst);
-    screen(&mut app, 200, 60);
-    assert_eq!(app.transcript.scroll, 0);
+    redraw(&app, &mut sc, 200, 60);
+    assert_eq!(sc.transcript.scroll, 0);
 }
 
 /// The render budget: `cargo test --release --test tui_views -- --ignored --nocapture`.

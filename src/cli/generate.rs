@@ -155,7 +155,7 @@ pub fn run(a: GenerateArgs) -> Result<(), CliError> {
         }
     }
     if let Some(path) = &a.record {
-        crate::tui::RecordedSession::record(&s.info(), &s.snapshot())
+        crate::tui::RecordedSession::record(&s.info(), &s.snapshot(), s.config())
             .save(path)
             .map_err(|e| CliError::runtime(format!("{e}")))?;
     }

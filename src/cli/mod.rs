@@ -28,7 +28,8 @@ pub use args::{ban_variants, KnobArgs, ModelArgs};
 ///
 /// With no subcommand, opens the TUI on the default model (SmolLM2-135M-Instruct, installed by
 /// scripts/setup.sh): step through generation token by token, watch every sampling knob
-/// reshape the next-token distribution, branch at any token. Press ? inside for the keys.
+/// reshape the next-token distribution, branch at any token. Press ? inside (or run
+/// `logitscope keys`) for the keys.
 ///
 /// Exit status: 0 on success; 2 for bad usage or bad input (arguments, values, a model file
 /// that is missing, corrupt or inconsistent, a prompt longer than the context); 1 for a
@@ -58,6 +59,8 @@ enum Cmd {
     Inspect(inspect::InspectArgs),
     /// Regenerate a session saved from the TUI and report the first divergence, if any.
     Replay(replay::ReplayArgs),
+    /// Print the TUI's key map (the same text as its ? overlay).
+    Keys,
 }
 
 /// A user-facing failure: a one-line message and an exit code.
@@ -134,6 +137,10 @@ pub fn main() -> ExitCode {
         Some(Cmd::Ppl(a)) => ppl::run(a),
         Some(Cmd::Inspect(a)) => inspect::run(a),
         Some(Cmd::Replay(a)) => replay::run(a),
+        Some(Cmd::Keys) => {
+            print!("{}", crate::tui::widgets::help::help_text());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

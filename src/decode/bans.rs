@@ -1,6 +1,7 @@
 //! Stages that forbid tokens given the history: banned sequences and no-repeat n-grams.
 
 use super::candidates::Candidates;
+use super::spec::{flip, off_or, KnobSpec, StageSpec, ThresholdKind};
 use super::stage::{Effect, History, Stage};
 
 /// Banned token sequences (HF `NoBadWordsLogitsProcessor`): a one-token sequence is always
@@ -12,7 +13,7 @@ pub struct Bans {
 
 impl Stage for Bans {
     fn name(&self) -> &'static str {
-        "bans"
+        BANS.name
     }
 
     fn params(&self) -> String {
@@ -45,7 +46,7 @@ pub struct NoRepeatNgram {
 
 impl Stage for NoRepeatNgram {
     fn name(&self) -> &'static str {
-        "no_repeat_ngram"
+        NO_REPEAT_NGRAM.name
     }
 
     fn params(&self) -> String {
@@ -68,3 +69,46 @@ impl Stage for NoRepeatNgram {
         Effect::default()
     }
 }
+
+/// `bans` (set on the command line; no knob).
+pub const BANS: StageSpec = StageSpec {
+    name: "bans",
+    abbrev: "ban",
+    threshold: ThresholdKind::Own,
+    build: |c| {
+        (!c.bad_words.is_empty()).then(|| {
+            Box::new(Bans {
+                sequences: c.bad_words.clone(),
+            }) as Box<dyn Stage>
+        })
+    },
+    knobs: &[],
+};
+
+/// `no_repeat_ngram`.
+pub const NO_REPEAT_NGRAM: StageSpec = StageSpec {
+    name: "no_repeat_ngram",
+    abbrev: "ngram",
+    threshold: ThresholdKind::Own,
+    build: |c| {
+        c.no_repeat_ngram
+            .map(|n| Box::new(NoRepeatNgram { n }) as Box<dyn Stage>)
+    },
+    knobs: &[KnobSpec {
+        label: "no-repeat n",
+        hint: "ban tokens completing a seen n-gram",
+        rank: 10,
+        enabled: |c| c.no_repeat_ngram.is_some(),
+        value: |c| off_or(c.no_repeat_ngram, |n| n.to_string()),
+        adjust: |c, up| {
+            c.no_repeat_ngram = Some(match c.no_repeat_ngram {
+                None => 3,
+                Some(n) if up => (n + 1).min(10),
+                Some(n) => n.saturating_sub(1).max(1),
+            })
+        },
+        toggle: |c, back| {
+            flip(&mut c.no_repeat_ngram, back.map(|v| v as usize), 3).map(|v| v as f32)
+        },
+    }],
+};

@@ -7,7 +7,7 @@
 use std::cmp::Ordering;
 
 use super::error::DecodeError;
-use super::math::{exp_nonpositive, select_front, sort_prefix_until};
+use super::math::{select_front, softmax_pass, sort_prefix_until};
 
 /// One live token.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -131,48 +131,18 @@ impl Candidates {
             return;
         }
         let live = &mut self.items[..self.live];
-        let mut max = f32::NEG_INFINITY;
         for c in live.iter_mut() {
-            if c.logit.is_infinite() {
-                // Edits (temperature, penalties) may overflow; keep every logit finite.
-                c.logit = c.logit.clamp(-f32::MAX, f32::MAX);
-            }
-            if c.logit > max {
-                max = c.logit;
-            }
+            // Edits (temperature, penalties) may overflow; keep every logit finite.
+            c.logit = c.logit.clamp(-f32::MAX, f32::MAX);
         }
-        // Exponentiate through a contiguous buffer so the loop vectorizes; sum per chunk in
-        // eight f32 lanes, across chunks in f64. With x = logit - max and e = exp(x), the
-        // entropy is ln(sum e) - (sum e*x) / (sum e), accumulated in the same pass.
-        let mut sum = 0.0f64;
-        let mut ex_sum = 0.0f64;
-        let mut buf = [0.0f32; 64];
-        for chunk in live.chunks_mut(64) {
-            let buf = &mut buf[..chunk.len()];
-            for (b, c) in buf.iter_mut().zip(chunk.iter()) {
-                *b = c.logit - max;
-            }
-            for b in buf.iter_mut() {
-                *b = exp_nonpositive(*b);
-            }
-            let mut lanes = [0.0f32; 8];
-            let mut ex_lanes = [0.0f32; 8];
-            for (i, (b, c)) in buf.iter().zip(chunk.iter()).enumerate() {
-                lanes[i % 8] += b;
-                ex_lanes[i % 8] += b * (c.logit - max);
-            }
-            sum += lanes.iter().map(|&l| l as f64).sum::<f64>();
-            ex_sum += ex_lanes.iter().map(|&l| l as f64).sum::<f64>();
-            for (c, b) in chunk.iter_mut().zip(buf.iter()) {
-                c.p = *b;
-            }
-        }
-        let inv = (1.0 / sum) as f32;
+        let Some(stats) = softmax_pass(live, |c| c.logit, |c, e| c.p = e) else {
+            return;
+        };
         for c in live.iter_mut() {
-            c.p *= inv;
+            c.p *= stats.scale;
         }
-        self.lse = max as f64 + sum.ln();
-        self.entropy = (sum.ln() - ex_sum / sum).max(0.0);
+        self.lse = stats.log_z;
+        self.entropy = stats.entropy;
         self.normalized = true;
     }
 

@@ -1,6 +1,7 @@
 //! Stages that edit logits without truncating: temperature and logit bias.
 
 use super::candidates::Candidates;
+use super::spec::{neutral, step, KnobSpec, StageSpec, ThresholdKind};
 use super::stage::{Effect, History, Stage};
 
 /// Divides logits by `t` (HF `TemperatureLogitsWarper`). `t` must be positive; temperature 0
@@ -11,7 +12,7 @@ pub struct Temperature {
 
 impl Stage for Temperature {
     fn name(&self) -> &'static str {
-        "temperature"
+        TEMPERATURE.name
     }
 
     fn params(&self) -> String {
@@ -51,7 +52,7 @@ impl LogitBias {
 
 impl Stage for LogitBias {
     fn name(&self) -> &'static str {
-        "logit_bias"
+        LOGIT_BIAS.name
     }
 
     fn params(&self) -> String {
@@ -87,3 +88,35 @@ impl Stage for LogitBias {
         Effect::default()
     }
 }
+
+/// `temperature`.
+pub const TEMPERATURE: StageSpec = StageSpec {
+    name: "temperature",
+    abbrev: "T",
+    threshold: ThresholdKind::Own,
+    build: |c| {
+        (c.temperature != 1.0 && c.temperature != 0.0)
+            .then(|| Box::new(Temperature { t: c.temperature }) as Box<dyn Stage>)
+    },
+    knobs: &[KnobSpec {
+        label: "temperature",
+        hint: "divide logits by T: <1 peaks, >1 flattens",
+        rank: 0,
+        enabled: |c| c.temperature != 1.0,
+        value: |c| format!("{:.2}", c.temperature),
+        adjust: |c, up| c.temperature = step(c.temperature, up, 0.05, 0.0, 5.0),
+        toggle: |c, back| neutral(&mut c.temperature, 1.0, back, 0.7),
+    }],
+};
+
+/// `logit_bias` (set on the command line; no knob).
+pub const LOGIT_BIAS: StageSpec = StageSpec {
+    name: "logit_bias",
+    abbrev: "bias",
+    threshold: ThresholdKind::Own,
+    build: |c| {
+        (!c.logit_bias.is_empty())
+            .then(|| Box::new(LogitBias::new(&c.logit_bias)) as Box<dyn Stage>)
+    },
+    knobs: &[],
+};

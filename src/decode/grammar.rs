@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::candidates::Candidates;
 use super::error::DecodeError;
+use super::spec::{StageSpec, ThresholdKind};
 use super::stage::{Effect, History, Stage};
 
 /// Which language a constraint is written in.
@@ -171,7 +172,7 @@ pub struct Grammar {
 
 impl Stage for Grammar {
     fn name(&self) -> &'static str {
-        "grammar"
+        SPEC.name
     }
 
     fn params(&self) -> String {
@@ -204,6 +205,19 @@ impl Stage for Grammar {
         }
     }
 }
+
+/// `grammar` (a constraint given on the command line; no knob).
+pub const SPEC: StageSpec = StageSpec {
+    name: "grammar",
+    abbrev: "gram",
+    threshold: ThresholdKind::Own,
+    build: |c| {
+        c.grammar
+            .clone()
+            .map(|spec| Box::new(Grammar { spec }) as Box<dyn Stage>)
+    },
+    knobs: &[],
+};
 
 #[cfg(test)]
 mod tests {

@@ -2,48 +2,105 @@
 
 use std::cmp::Ordering;
 
-/// Log-softmax of a logit vector (natural log). NaN entries count as `-inf` and `+inf` as
-/// `f32::MAX`; when every entry is NaN or `-inf` the result is all `-inf`.
-pub fn log_softmax(logits: &[f32]) -> Vec<f32> {
-    let max = max_logit(logits);
-    if max == f32::NEG_INFINITY {
-        return vec![f32::NEG_INFINITY; logits.len()];
-    }
-    let sum: f64 = logits
-        .iter()
-        .filter(|l| !l.is_nan())
-        .map(|&l| ((l.min(f32::MAX) - max) as f64).exp())
-        .sum();
-    let lse = max as f64 + sum.ln();
-    logits
-        .iter()
-        .map(|&l| {
-            if l.is_nan() {
-                f32::NEG_INFINITY
-            } else {
-                (l.min(f32::MAX) as f64 - lse) as f32
-            }
-        })
-        .collect()
+/// What one softmax pass found: the log-normalizer, the entropy and the factor that turns
+/// the exponentials [`softmax_pass`] stored into probabilities.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SoftmaxStats {
+    /// `ln Σ e^l` (log-sum-exp): `ln p = l - log_z`.
+    pub log_z: f64,
+    /// Entropy of the distribution, nats.
+    pub entropy: f64,
+    /// `1 / Σ e^(l - max)`: multiply a stored exponential by it to get its probability.
+    pub scale: f32,
 }
 
-/// Entropy (nats) of the softmax of `logits`, with [`log_softmax`]'s treatment of NaN and
-/// infinities; a vector with no usable entry has entropy 0.
-pub fn entropy(logits: &[f32]) -> f32 {
-    let max = max_logit(logits);
+/// The crate's one softmax. Reads each item's logit (NaN counts as `-inf`, `+inf` as
+/// `f32::MAX`), hands `e^(l - max)` to `store` and returns the statistics, or `None` when no
+/// item is usable (all NaN or `-inf`).
+///
+/// The exponentials go through a 64-wide buffer so the loop vectorizes ([`exp_nonpositive`]);
+/// sums run in eight f32 lanes per chunk and f64 across chunks. With `x = l - max` and
+/// `e = e^x`, the entropy is `ln Σe - Σ(e·x) / Σe`, accumulated in the same pass.
+#[inline]
+pub fn softmax_pass<T>(
+    items: &mut [T],
+    logit: impl Fn(&T) -> f32,
+    mut store: impl FnMut(&mut T, f32),
+) -> Option<SoftmaxStats> {
+    let clean = |l: f32| match l {
+        _ if l.is_nan() => f32::NEG_INFINITY,
+        f32::INFINITY => f32::MAX,
+        _ => l,
+    };
+    let max = items
+        .iter()
+        .map(|x| clean(logit(x)))
+        .fold(f32::NEG_INFINITY, f32::max);
     if max == f32::NEG_INFINITY {
-        return 0.0;
+        return None;
     }
-    let (mut z, mut s) = (0.0f64, 0.0f64);
-    for &l in logits.iter().filter(|l| !l.is_nan()) {
-        let x = (l.min(f32::MAX) - max) as f64;
-        let e = x.exp();
-        z += e;
-        if e > 0.0 {
-            s += e * x;
+    let (mut sum, mut ex_sum) = (0.0f64, 0.0f64);
+    let mut buf = [0.0f32; 64];
+    for chunk in items.chunks_mut(64) {
+        let buf = &mut buf[..chunk.len()];
+        for (b, x) in buf.iter_mut().zip(chunk.iter()) {
+            *b = clean(logit(x)) - max;
+        }
+        let (mut lanes, mut ex_lanes) = ([0.0f32; 8], [0.0f32; 8]);
+        for (j, b) in buf.iter_mut().enumerate() {
+            // Far below the max e is 0; clamping x keeps 0 * x at 0.
+            let x = b.max(-88.0);
+            let e = exp_nonpositive(*b);
+            lanes[j % 8] += e;
+            ex_lanes[j % 8] += e * x;
+            *b = e;
+        }
+        sum += lanes.iter().map(|&l| l as f64).sum::<f64>();
+        ex_sum += ex_lanes.iter().map(|&l| l as f64).sum::<f64>();
+        for (x, &e) in chunk.iter_mut().zip(buf.iter()) {
+            store(x, e);
         }
     }
-    (z.ln() - s / z) as f32
+    Some(SoftmaxStats {
+        log_z: max as f64 + sum.ln(),
+        entropy: (sum.ln() - ex_sum / sum).max(0.0),
+        scale: (1.0 / sum) as f32,
+    })
+}
+
+/// Log-softmax of a logit vector (natural log), by [`softmax_pass`]; when every entry is NaN
+/// or `-inf` the result is all `-inf`.
+pub fn log_softmax(logits: &[f32]) -> Vec<f32> {
+    let mut out = logits.to_vec();
+    let Some(stats) = softmax_pass(&mut out, |&l| l, |_, _| {}) else {
+        return vec![f32::NEG_INFINITY; logits.len()];
+    };
+    for l in out.iter_mut() {
+        *l = if l.is_nan() {
+            f32::NEG_INFINITY
+        } else {
+            (l.min(f32::MAX) as f64 - stats.log_z) as f32
+        };
+    }
+    out
+}
+
+/// Probabilities of `logits / t` (`t > 0`), by [`softmax_pass`]; all 0 when no entry is
+/// usable.
+pub fn softmax_tempered(logits: &[f32], t: f32) -> Vec<f32> {
+    let mut p: Vec<f32> = logits.iter().map(|&l| l / t).collect();
+    match softmax_pass(&mut p, |&l| l, |x, e| *x = e) {
+        Some(stats) => p.iter_mut().for_each(|x| *x *= stats.scale),
+        None => p.fill(0.0),
+    }
+    p
+}
+
+/// Entropy (nats) of the softmax of `logits`, by [`softmax_pass`]; a vector with no usable
+/// entry has entropy 0.
+pub fn entropy(logits: &[f32]) -> f32 {
+    let mut v = logits.to_vec();
+    softmax_pass(&mut v, |&l| l, |_, _| {}).map_or(0.0, |s| s.entropy as f32)
 }
 
 /// Dot product in f64.
@@ -198,14 +255,6 @@ pub(crate) fn exp_nonpositive(x: f32) -> f32 {
     } else {
         y * scale
     }
-}
-
-/// Largest non-NaN logit, `+inf` read as `f32::MAX`; `-inf` when there is none.
-fn max_logit(logits: &[f32]) -> f32 {
-    logits
-        .iter()
-        .filter(|l| !l.is_nan())
-        .fold(f32::NEG_INFINITY, |a, &b| a.max(b.min(f32::MAX)))
 }
 
 /// The median of `values` (the upper one of an even count; 0 when empty), for timings.

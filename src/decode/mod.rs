@@ -22,6 +22,7 @@ pub mod math;
 pub mod penalties;
 pub mod sampler;
 pub mod select;
+pub mod spec;
 pub mod speculative;
 pub mod stage;
 pub mod trace;

@@ -1,6 +1,7 @@
 //! Repetition, frequency and presence penalties, as one stage.
 
 use super::candidates::Candidates;
+use super::spec::{neutral, step, KnobSpec, StageSpec, ThresholdKind};
 use super::stage::{Effect, History, Stage};
 
 /// Penalizes tokens already seen.
@@ -28,7 +29,7 @@ impl Penalties {
 
 impl Stage for Penalties {
     fn name(&self) -> &'static str {
-        "penalties"
+        SPEC.name
     }
 
     fn params(&self) -> String {
@@ -86,3 +87,47 @@ fn counts(tokens: &[u32]) -> Vec<(u32, u32)> {
     }
     out
 }
+
+/// `penalties`: repetition, frequency and presence.
+pub const SPEC: StageSpec = StageSpec {
+    name: "penalties",
+    abbrev: "pen",
+    threshold: ThresholdKind::Own,
+    build: |c| {
+        let p = Penalties {
+            repetition: c.repetition_penalty,
+            frequency: c.frequency_penalty,
+            presence: c.presence_penalty,
+        };
+        (!p.is_neutral()).then(|| Box::new(p) as Box<dyn Stage>)
+    },
+    knobs: &[
+        KnobSpec {
+            label: "repetition",
+            hint: "divide logits of seen tokens (HF)",
+            rank: 7,
+            enabled: |c| c.repetition_penalty != 1.0,
+            value: |c| format!("{:.2}", c.repetition_penalty),
+            adjust: |c, up| c.repetition_penalty = step(c.repetition_penalty, up, 0.05, 0.5, 3.0),
+            toggle: |c, back| neutral(&mut c.repetition_penalty, 1.0, back, 1.2),
+        },
+        KnobSpec {
+            label: "frequency",
+            hint: "subtract per occurrence (OpenAI)",
+            rank: 8,
+            enabled: |c| c.frequency_penalty != 0.0,
+            value: |c| format!("{:.1}", c.frequency_penalty),
+            adjust: |c, up| c.frequency_penalty = step(c.frequency_penalty, up, 0.1, -2.0, 2.0),
+            toggle: |c, back| neutral(&mut c.frequency_penalty, 0.0, back, 0.5),
+        },
+        KnobSpec {
+            label: "presence",
+            hint: "subtract once if seen (OpenAI)",
+            rank: 9,
+            enabled: |c| c.presence_penalty != 0.0,
+            value: |c| format!("{:.1}", c.presence_penalty),
+            adjust: |c, up| c.presence_penalty = step(c.presence_penalty, up, 0.1, -2.0, 2.0),
+            toggle: |c, back| neutral(&mut c.presence_penalty, 0.0, back, 0.5),
+        },
+    ],
+};

@@ -2,36 +2,19 @@
 
 use super::candidates::{Candidate, Candidates};
 use super::config::SamplerConfig;
-use super::contrast::{Dola, Signals};
+use super::contrast::Signals;
 use super::error::DecodeError;
 use super::math::best_of;
+use super::spec::StageSpec;
 use super::trace::{StageDetail, StageTrace};
-use super::{bans, contrast, edit, grammar, penalties, truncate, typical};
+use super::{bans, contrast, crowd, edit, grammar, penalties, truncate, typical};
 
-/// Every stage name, as used in `--samplers` and [`SamplerConfig::order`].
-pub const STAGE_NAMES: [&str; 15] = [
-    "dola",
-    "contrast",
-    "ensemble",
-    "grammar",
-    "logit_bias",
-    "penalties",
-    "no_repeat_ngram",
-    "bans",
-    "temperature",
-    "top_k",
-    "top_p",
-    "min_p",
-    "typical_p",
-    "epsilon",
-    "eta",
-];
-
-/// The default order: the two contrasts and the ensemble first (each replaces the model's
-/// logits, as Hugging Face's DoLa does before its processors), then the grammar constraint
-/// (a hard mask: every later stage, truncation included, then works on allowed tokens only,
-/// so top-k keeps the k best *allowed* tokens and no cutoff can leave only forbidden ones),
-/// then Hugging Face `generate`'s `LogitsProcessorList` order.
+/// Every stage, described once ([`StageSpec`]), in the default order: the two contrasts and
+/// the ensemble first (each replaces the model's logits, as Hugging Face's DoLa does before
+/// its processors), then the grammar constraint (a hard mask: every later stage, truncation
+/// included, then works on allowed tokens only, so top-k keeps the k best *allowed* tokens and
+/// no cutoff can leave only forbidden ones), then Hugging Face `generate`'s
+/// `LogitsProcessorList` order.
 ///
 /// Processors that edit or forbid logits come first (sequence bias, repetition penalty,
 /// no-repeat n-gram, bad words), then temperature, then the truncation warpers in HF's order
@@ -39,7 +22,42 @@ pub const STAGE_NAMES: [&str; 15] = [
 /// the model's), and truncation must see the tempered distribution it will sample from.
 /// llama.cpp's default chain is the same shape (penalties, ..., top-k, typical, top-p, min-p,
 /// temperature last, which differs only in where temperature sits).
-pub const DEFAULT_ORDER: [&str; 15] = STAGE_NAMES;
+pub const STAGES: [StageSpec; 15] = [
+    contrast::dola::SPEC,
+    contrast::cd::SPEC,
+    crowd::ensemble::SPEC,
+    grammar::SPEC,
+    edit::LOGIT_BIAS,
+    penalties::SPEC,
+    bans::NO_REPEAT_NGRAM,
+    bans::BANS,
+    edit::TEMPERATURE,
+    truncate::TOP_K,
+    truncate::TOP_P,
+    truncate::MIN_P,
+    typical::SPEC,
+    truncate::EPSILON,
+    truncate::ETA,
+];
+
+/// Every stage name, as used in `--samplers` and [`SamplerConfig::order`].
+pub const STAGE_NAMES: [&str; STAGES.len()] = {
+    let mut names = [""; STAGES.len()];
+    let mut i = 0;
+    while i < STAGES.len() {
+        names[i] = STAGES[i].name;
+        i += 1;
+    }
+    names
+};
+
+/// The default order: [`STAGES`]' order.
+pub const DEFAULT_ORDER: [&str; STAGES.len()] = STAGE_NAMES;
+
+/// The description of stage `name`.
+pub fn spec(name: &str) -> Option<&'static StageSpec> {
+    STAGES.iter().find(|s| s.name == name)
+}
 
 /// The token sequence a step continues: prompt then generated ids, and the model-side
 /// signals the contrast stages read.
@@ -116,64 +134,10 @@ pub trait Stage: Send + Sync {
 /// Builds the stage `name` from the config's knobs: `Ok(None)` when its knob is neutral
 /// (e.g. temperature 1.0 or 0.0, `top_p` 1.0, no bans), `Err` for an unknown name.
 pub fn build_stage(name: &str, cfg: &SamplerConfig) -> Result<Option<Box<dyn Stage>>, String> {
-    let min_keep = cfg.min_keep.max(1);
-    let active = |v: Option<f32>, neutral: f32| v.filter(|&x| x != neutral);
-    let stage: Option<Box<dyn Stage>> = match name {
-        "dola" => cfg.dola_layers.clone().map(|layers| {
-            Box::new(Dola {
-                layers,
-                min_keep: 1,
-            }) as Box<dyn Stage>
-        }),
-        "contrast" => cfg.contrast.map(|k| {
-            Box::new(contrast::Contrastive {
-                knobs: k,
-                min_keep: 1,
-            }) as Box<dyn Stage>
-        }),
-        "ensemble" => cfg
-            .ensemble
-            .map(|combine| Box::new(crate::decode::crowd::Ensemble { combine }) as Box<dyn Stage>),
-        "grammar" => cfg
-            .grammar
-            .clone()
-            .map(|spec| Box::new(grammar::Grammar { spec }) as Box<dyn Stage>),
-        "logit_bias" => (!cfg.logit_bias.is_empty())
-            .then(|| Box::new(edit::LogitBias::new(&cfg.logit_bias)) as Box<dyn Stage>),
-        "penalties" => {
-            let p = penalties::Penalties {
-                repetition: cfg.repetition_penalty,
-                frequency: cfg.frequency_penalty,
-                presence: cfg.presence_penalty,
-            };
-            (!p.is_neutral()).then(|| Box::new(p) as Box<dyn Stage>)
-        }
-        "no_repeat_ngram" => cfg
-            .no_repeat_ngram
-            .map(|n| Box::new(bans::NoRepeatNgram { n }) as Box<dyn Stage>),
-        "bans" => (!cfg.bad_words.is_empty()).then(|| {
-            Box::new(bans::Bans {
-                sequences: cfg.bad_words.clone(),
-            }) as Box<dyn Stage>
-        }),
-        "temperature" => (cfg.temperature != 1.0 && cfg.temperature != 0.0)
-            .then(|| Box::new(edit::Temperature { t: cfg.temperature }) as Box<dyn Stage>),
-        "top_k" => cfg
-            .top_k
-            .map(|k| Box::new(truncate::TopK { k, min_keep }) as Box<dyn Stage>),
-        "top_p" => active(cfg.top_p, 1.0)
-            .map(|p| Box::new(truncate::TopP { p, min_keep }) as Box<dyn Stage>),
-        "min_p" => active(cfg.min_p, 0.0)
-            .map(|min_p| Box::new(truncate::MinP { min_p, min_keep }) as Box<dyn Stage>),
-        "typical_p" => active(cfg.typical_p, 1.0)
-            .map(|mass| Box::new(typical::Typical { mass, min_keep }) as Box<dyn Stage>),
-        "epsilon" => active(cfg.epsilon, 0.0)
-            .map(|epsilon| Box::new(truncate::Epsilon { epsilon, min_keep }) as Box<dyn Stage>),
-        "eta" => active(cfg.eta, 0.0)
-            .map(|eta| Box::new(truncate::Eta { eta, min_keep }) as Box<dyn Stage>),
-        other => return Err(format!("unknown sampler stage {other:?}")),
-    };
-    Ok(stage)
+    match spec(name) {
+        Some(s) => Ok((s.build)(cfg)),
+        None => Err(format!("unknown sampler stage {name:?}")),
+    }
 }
 
 /// Stages applied in order; itself a [`Stage`].

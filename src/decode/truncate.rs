@@ -4,6 +4,7 @@
 //! (logit descending, smaller id first on ties).
 
 use super::candidates::Candidates;
+use super::spec::{flip, ladder, off_or, step, KnobSpec, StageSpec, ThresholdKind};
 use super::stage::{Effect, History, Stage};
 
 const PREFIX: Effect = Effect {
@@ -21,7 +22,7 @@ pub struct TopK {
 
 impl Stage for TopK {
     fn name(&self) -> &'static str {
-        "top_k"
+        TOP_K.name
     }
 
     fn params(&self) -> String {
@@ -48,7 +49,7 @@ pub struct TopP {
 
 impl Stage for TopP {
     fn name(&self) -> &'static str {
-        "top_p"
+        TOP_P.name
     }
 
     fn params(&self) -> String {
@@ -94,7 +95,7 @@ pub struct MinP {
 
 impl Stage for MinP {
     fn name(&self) -> &'static str {
-        "min_p"
+        MIN_P.name
     }
 
     fn params(&self) -> String {
@@ -123,7 +124,7 @@ pub struct Epsilon {
 
 impl Stage for Epsilon {
     fn name(&self) -> &'static str {
-        "epsilon"
+        EPSILON.name
     }
 
     fn params(&self) -> String {
@@ -150,7 +151,7 @@ pub struct Eta {
 
 impl Stage for Eta {
     fn name(&self) -> &'static str {
-        "eta"
+        ETA.name
     }
 
     fn params(&self) -> String {
@@ -184,3 +185,131 @@ fn keep_above(c: &mut Candidates, threshold: f32, min_keep: usize, keep_ties: bo
         c.truncate_ranked(min_keep);
     }
 }
+
+/// Values the logarithmic knobs (epsilon, eta) step through.
+const LOG_LADDER: [f32; 9] = [1e-5, 3e-5, 1e-4, 3e-4, 6e-4, 1e-3, 2e-3, 4e-3, 9e-3];
+
+/// The knobs' value of `v` unless it is `neutral`.
+fn active(v: Option<f32>, neutral: f32) -> Option<f32> {
+    v.filter(|&x| x != neutral)
+}
+
+/// `top_k`: the k most likely.
+pub const TOP_K: StageSpec = StageSpec {
+    name: "top_k",
+    abbrev: "k",
+    threshold: ThresholdKind::Own,
+    build: |c| {
+        let min_keep = c.min_keep.max(1);
+        c.top_k
+            .map(|k| Box::new(TopK { k, min_keep }) as Box<dyn Stage>)
+    },
+    knobs: &[KnobSpec {
+        label: "top-k",
+        hint: "keep the k most probable tokens",
+        rank: 1,
+        enabled: |c| c.top_k.is_some(),
+        value: |c| off_or(c.top_k, |k| k.to_string()),
+        adjust: |c, up| {
+            c.top_k = Some(match c.top_k {
+                None => 40,
+                Some(k) => {
+                    let d = if k < 10 || (k == 10 && !up) {
+                        1
+                    } else if k < 50 || (k == 50 && !up) {
+                        5
+                    } else {
+                        10
+                    };
+                    if up {
+                        k + d
+                    } else {
+                        k.saturating_sub(d).max(1)
+                    }
+                }
+            })
+        },
+        toggle: |c, back| flip(&mut c.top_k, back.map(|v| v as usize), 40).map(|v| v as f32),
+    }],
+};
+
+/// `top_p`: the nucleus.
+pub const TOP_P: StageSpec = StageSpec {
+    name: "top_p",
+    abbrev: "p",
+    threshold: ThresholdKind::Own,
+    build: |c| {
+        let min_keep = c.min_keep.max(1);
+        active(c.top_p, 1.0).map(|p| Box::new(TopP { p, min_keep }) as Box<dyn Stage>)
+    },
+    knobs: &[KnobSpec {
+        label: "top-p",
+        hint: "keep the smallest head with mass >= p",
+        rank: 2,
+        enabled: |c| c.top_p.is_some(),
+        value: |c| off_or(c.top_p, |p| format!("{p:.2}")),
+        adjust: |c, up| c.top_p = Some(c.top_p.map_or(0.9, |p| step(p, up, 0.05, 0.05, 1.0))),
+        toggle: |c, back| flip(&mut c.top_p, back, 0.9),
+    }],
+};
+
+/// `min_p`: a floor relative to the best.
+pub const MIN_P: StageSpec = StageSpec {
+    name: "min_p",
+    abbrev: "min",
+    threshold: ThresholdKind::ProbabilityFloor,
+    build: |c| {
+        let min_keep = c.min_keep.max(1);
+        active(c.min_p, 0.0).map(|min_p| Box::new(MinP { min_p, min_keep }) as Box<dyn Stage>)
+    },
+    knobs: &[KnobSpec {
+        label: "min-p",
+        hint: "drop tokens below min-p x top-1",
+        rank: 3,
+        enabled: |c| c.min_p.is_some(),
+        value: |c| off_or(c.min_p, |p| format!("{p:.2}")),
+        adjust: |c, up| c.min_p = Some(c.min_p.map_or(0.05, |p| step(p, up, 0.01, 0.01, 1.0))),
+        toggle: |c, back| flip(&mut c.min_p, back, 0.05),
+    }],
+};
+
+/// `epsilon`: an absolute floor.
+pub const EPSILON: StageSpec = StageSpec {
+    name: "epsilon",
+    abbrev: "ε",
+    threshold: ThresholdKind::ProbabilityFloor,
+    build: |c| {
+        let min_keep = c.min_keep.max(1);
+        active(c.epsilon, 0.0)
+            .map(|epsilon| Box::new(Epsilon { epsilon, min_keep }) as Box<dyn Stage>)
+    },
+    knobs: &[KnobSpec {
+        label: "epsilon",
+        hint: "drop tokens below an absolute probability",
+        rank: 4,
+        enabled: |c| c.epsilon.is_some(),
+        value: |c| off_or(c.epsilon, |p| format!("{p:.0e}")),
+        adjust: |c, up| c.epsilon = Some(c.epsilon.map_or(3e-4, |p| ladder(&LOG_LADDER, p, up))),
+        toggle: |c, back| flip(&mut c.epsilon, back, 3e-4),
+    }],
+};
+
+/// `eta`: an entropy-dependent floor.
+pub const ETA: StageSpec = StageSpec {
+    name: "eta",
+    abbrev: "η",
+    threshold: ThresholdKind::ProbabilityFloor,
+    build: |c| {
+        let min_keep = c.min_keep.max(1);
+        active(c.eta, 0.0).map(|eta| Box::new(Eta { eta, min_keep }) as Box<dyn Stage>)
+    },
+    knobs: &[KnobSpec {
+        label: "eta",
+        hint: "entropy-dependent epsilon cutoff",
+        rank: 5,
+        enabled: |c| c.eta.is_some(),
+        value: |c| off_or(c.eta, |p| format!("{p:.0e}")),
+        adjust: |c, up| c.eta = Some(c.eta.map_or(6e-4, |p| ladder(&LOG_LADDER, p, up))),
+        toggle: |c, back| flip(&mut c.eta, back, 6e-4),
+    }],
+};

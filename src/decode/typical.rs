@@ -2,6 +2,7 @@
 
 use super::candidates::Candidates;
 use super::math::sort_prefix_until;
+use super::spec::{flip, off_or, step, KnobSpec, StageSpec, ThresholdKind};
 use super::stage::{Effect, History, Stage};
 
 /// Typical sampling (HF `TypicalLogitsWarper`): orders candidates by `|-log p - H|` (distance
@@ -16,7 +17,7 @@ pub struct Typical {
 
 impl Stage for Typical {
     fn name(&self) -> &'static str {
-        "typical_p"
+        SPEC.name
     }
 
     fn params(&self) -> String {
@@ -64,3 +65,27 @@ impl Stage for Typical {
         }
     }
 }
+
+/// `typical_p`: locally typical sampling.
+pub const SPEC: StageSpec = StageSpec {
+    name: "typical_p",
+    abbrev: "typ",
+    threshold: ThresholdKind::Own,
+    build: |c| {
+        let min_keep = c.min_keep.max(1);
+        c.typical_p
+            .filter(|&m| m != 1.0)
+            .map(|mass| Box::new(Typical { mass, min_keep }) as Box<dyn Stage>)
+    },
+    knobs: &[KnobSpec {
+        label: "typical-p",
+        hint: "keep tokens near the expected surprise",
+        rank: 6,
+        enabled: |c| c.typical_p.is_some(),
+        value: |c| off_or(c.typical_p, |p| format!("{p:.2}")),
+        adjust: |c, up| {
+            c.typical_p = Some(c.typical_p.map_or(0.95, |p| step(p, up, 0.05, 0.05, 1.0)))
+        },
+        toggle: |c, back| flip(&mut c.typical_p, back, 0.95),
+    }],
+};

@@ -78,6 +78,10 @@ pub enum Event {
     Loading { progress: f32, message: String },
     /// The model is ready.
     Loaded(Arc<ModelInfo>),
+    /// The engine's knobs, when they change other than as the UI asked: at start (the command
+    /// line's, or a reopened session's) and when it refuses a [`Command::SetKnobs`] (the knobs
+    /// it kept). The UI holds the knobs; this is the only way they flow back.
+    Knobs(Box<SamplerConfig>),
     /// The timeline changed (a step was added, a branch cut, a prompt set...).
     Timeline(Snapshot),
     /// A cached step re-run through the chain under new knobs (its token unchanged).
@@ -195,7 +199,6 @@ pub struct Snapshot {
     pub steps: Vec<Arc<StepRecord>>,
     pub branches: Vec<BranchInfo>,
     pub current_branch: usize,
-    pub config: SamplerConfig,
     pub stats: Stats,
     /// True while autoplay is generating.
     pub playing: bool,

@@ -28,7 +28,7 @@ mod ensemble;
 mod file;
 mod logits;
 mod pending;
-mod record;
+pub mod record;
 mod snapshot;
 mod speculative;
 

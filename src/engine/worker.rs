@@ -93,6 +93,7 @@ impl Worker {
 fn run(mut session: Session, commands: Receiver<Command>, events: Sender<Event>) {
     let send = |e: Event| events.send(e).is_ok();
     send(Event::Loaded(session.info()));
+    send(Event::Knobs(Box::new(session.config().clone())));
     let mut w = Worker {
         active: Box::new(SampleRun),
         timeline: RunRequest::Sample,
@@ -132,13 +133,22 @@ fn run(mut session: Session, commands: Receiver<Command>, events: Sender<Event>)
                 Command::SetKnobs {
                     config,
                     preview_step,
-                } => session.set_config(*config.clone()).and_then(|_| {
-                    if let Some(step) = preview_step.filter(|&s| s < session.steps().len()) {
-                        let rec = session.preview(step, &config)?;
-                        send(Event::Preview(rec));
+                } => match session.set_config(*config.clone()) {
+                    Ok(()) => {
+                        preview_step
+                            .filter(|&s| s < session.steps().len())
+                            .map_or(Ok(()), |step| {
+                                session.preview(step, &config).map(|rec| {
+                                    send(Event::Preview(rec));
+                                })
+                            })
                     }
-                    Ok(())
-                }),
+                    Err(e) => {
+                        // Refused: the UI shows the knobs still in force.
+                        send(Event::Knobs(Box::new(session.config().clone())));
+                        Err(e)
+                    }
+                },
                 Command::Start(req) => w.start(req, &mut session, &send),
                 Command::Step => w.step(&mut session, &send),
                 Command::Autoplay(on) => {

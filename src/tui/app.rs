@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use ratatui::layout::Rect;
-
 use crate::decode::config::SamplerConfig;
 use crate::decode::trace::StepTrace;
 use crate::engine::protocol::{ModelInfo, Snapshot, StepRecord};
@@ -16,7 +14,7 @@ use crate::tui::tabs::cache::CacheState;
 use crate::tui::tabs::crowd::CrowdState;
 use crate::tui::tabs::lens::LensState;
 use crate::tui::tabs::speculative::SpecState;
-use crate::tui::wrap::Wrap;
+pub use crate::tui::tabs::Tab;
 
 /// Which panel group the arrow keys drive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,54 +24,6 @@ pub enum Focus {
     Main,
     /// Knob panel: ↑/↓ select a knob, ←/→ adjust it.
     Knobs,
-}
-
-/// The screen shown, chosen with `1`..`8`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Tab {
-    /// Transcript, distribution, temperatures and knobs.
-    #[default]
-    Main,
-    /// The beam search tree.
-    Beams,
-    Attention,
-    Cache,
-    /// Speculative rounds: drafts, verdicts, p against q.
-    Speculative,
-    /// The logit lens: what every layer would predict.
-    Lens,
-    /// A crowd of samples and the one MBR or a vote chooses.
-    Crowd,
-    /// The prompt and transcript as tokens.
-    Tokens,
-}
-
-impl Tab {
-    /// Every tab, in key order (`1`..`8`).
-    pub const ALL: [Tab; 8] = [
-        Tab::Main,
-        Tab::Beams,
-        Tab::Attention,
-        Tab::Cache,
-        Tab::Speculative,
-        Tab::Lens,
-        Tab::Crowd,
-        Tab::Tokens,
-    ];
-
-    /// Name in the tab bar.
-    pub fn label(self) -> &'static str {
-        match self {
-            Tab::Main => "main",
-            Tab::Beams => "beams",
-            Tab::Attention => "attention",
-            Tab::Cache => "cache",
-            Tab::Speculative => "speculative",
-            Tab::Lens => "lens",
-            Tab::Crowd => "crowd",
-            Tab::Tokens => "tokens",
-        }
-    }
 }
 
 /// What the transcript's token tint encodes.
@@ -129,21 +79,6 @@ pub struct Message {
     pub error: bool,
 }
 
-/// What the mouse can hit, recorded by the last draw.
-#[derive(Debug, Clone, Default)]
-pub struct Hits {
-    /// The transcript's text area.
-    pub transcript: Rect,
-    /// The distribution panel and its candidate rows (row, candidate index).
-    pub distribution: Rect,
-    pub candidates: Vec<(u16, usize)>,
-    /// Each tab's label in the tab bar.
-    pub tabs: Vec<(Rect, Tab)>,
-    /// The knob panel's rows (first row y; row i is knob `knob_first + i`).
-    pub knobs: Rect,
-    pub knob_first: usize,
-}
-
 /// The UI state.
 #[derive(Debug, Clone, Default)]
 pub struct App {
@@ -173,16 +108,16 @@ pub struct App {
     pub preview_b: Option<Arc<StepRecord>>,
     /// What B was last asked for: the step (`None`: pending), the timeline version, B's knobs.
     pub b_asked: Option<(Option<usize>, usize, SamplerConfig)>,
-    /// The knobs as the user set them.
+    /// The knobs: the UI's one copy. Sent to the engine with
+    /// [`SetKnobs`](crate::engine::protocol::Command::SetKnobs); replaced
+    /// only by [`Knobs`](crate::engine::protocol::Event::Knobs) (the engine's at start, or the ones it kept when it refused).
     pub config: SamplerConfig,
-    /// The last config sent, until a snapshot confirms it.
-    pub awaiting: Option<SamplerConfig>,
     /// A knob change (or selection change) waiting to be sent at the end of the frame.
     pub knobs_dirty: bool,
     /// Selected row of the knob panel.
     pub knob: usize,
     /// Value each optional knob had when it was switched off.
-    pub knob_memory: [Option<f32>; Knob::ALL.len()],
+    pub knob_memory: std::collections::BTreeMap<&'static str, f32>,
     pub focus: Focus,
     pub tab: Tab,
     /// The beam tab's state.
@@ -207,8 +142,6 @@ pub struct App {
     /// Start autoplay once the model has loaded.
     pub autoplay_on_load: bool,
     pub quit: bool,
-    pub transcript: Wrap,
-    pub hits: Hits,
 }
 
 impl App {
@@ -270,7 +203,8 @@ impl App {
 
     /// The selected knob.
     pub fn selected_knob(&self) -> Knob {
-        Knob::ALL[self.knob.min(Knob::ALL.len() - 1)]
+        let all = Knob::all();
+        all[self.knob.min(all.len() - 1)]
     }
 
     /// Display text of a token id.

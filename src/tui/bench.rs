@@ -8,7 +8,7 @@ use ratatui::Terminal;
 use crate::tui::action::Action;
 use crate::tui::app::{App, TintMode};
 use crate::tui::synthetic::demo_session;
-use crate::tui::ui::draw;
+use crate::tui::ui::{draw, Screen};
 use crate::tui::update::update;
 
 /// Median time to draw one frame of a `steps`-step synthetic session on a `width`×`height`
@@ -22,6 +22,7 @@ pub fn bench_render(steps: usize, width: u16, height: u16, frames: usize) -> Dur
     }
     let snapshot = session.to_snapshot();
     let Ok(mut terminal) = Terminal::new(TestBackend::new(width, height));
+    let mut screen = Screen::default();
     let mut times: Vec<Duration> = (0..frames.max(1))
         .map(|i| {
             update(&mut app, Action::SelectPrev);
@@ -32,7 +33,7 @@ pub fn bench_render(steps: usize, width: u16, height: u16, frames: usize) -> Dur
                 );
             }
             let start = Instant::now();
-            let _ = terminal.draw(|frame| draw(frame, &mut app));
+            let _ = terminal.draw(|frame| draw(frame, &app, &mut screen));
             start.elapsed()
         })
         .collect();

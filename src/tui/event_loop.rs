@@ -12,7 +12,7 @@ use crate::engine::protocol::{Command, EngineHandle};
 use crate::tui::action::Action;
 use crate::tui::app::{App, Message};
 use crate::tui::keymap;
-use crate::tui::ui::draw;
+use crate::tui::ui::{draw, Screen};
 use crate::tui::update::update;
 use crate::tui::watch::EngineStopped;
 
@@ -64,16 +64,17 @@ where
     B::Error: Send + Sync + 'static,
 {
     let mut dirty = true;
+    let mut screen = Screen::default();
     loop {
         if dirty {
-            terminal.draw(|frame| draw(frame, app))?;
+            terminal.draw(|frame| draw(frame, app, &mut screen))?;
             dirty = false;
         }
         let mut commands: Vec<Command> = Vec::new();
         let mut timeout = FRAME;
         while input.poll(timeout)? {
             timeout = Duration::ZERO;
-            if let Some(action) = keymap::map(app, &input.read()?) {
+            if let Some(action) = keymap::map(app, &screen, &input.read()?) {
                 commands.extend(update(app, action));
                 dirty = true;
             }

@@ -1,5 +1,5 @@
-//! Keys and mouse to [`Action`]s. The key map text users see is `assets/help.txt`;
-//! `tests/tui_help.rs` fails when a key mapped here is missing from it.
+//! Keys and mouse to [`Action`]s: popups here, the rest from the tabs' key maps
+//! ([`crate::tui::tabs::TabSpec::keymaps`]), which the help overlay is generated from.
 
 use crossterm::event::{
     Event as InputEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent,
@@ -8,16 +8,18 @@ use crossterm::event::{
 use ratatui::layout::{Position, Rect};
 
 use crate::tui::action::Action;
-use crate::tui::app::{App, Focus, Popup, Tab};
+use crate::tui::app::{App, Popup, Tab};
 use crate::tui::input::TextEdit;
 use crate::tui::knob::Knob;
-use crate::tui::tabs::attention::AttnAction;
+use crate::tui::tabs;
+use crate::tui::ui::Screen;
 
-/// The action for a terminal input event, if it means anything here.
-pub fn map(app: &App, event: &InputEvent) -> Option<Action> {
+/// The action for a terminal input event, if it means anything here; mouse events hit the
+/// regions `screen` recorded in the last draw.
+pub fn map(app: &App, screen: &Screen, event: &InputEvent) -> Option<Action> {
     match event {
         InputEvent::Key(key) => map_key(app, key),
-        InputEvent::Mouse(mouse) => map_mouse(app, mouse),
+        InputEvent::Mouse(mouse) => map_mouse(app, screen, mouse),
         InputEvent::Resize(..) => Some(Action::Resize),
         _ => None,
     }
@@ -47,17 +49,8 @@ pub fn map_key(app: &App, key: &KeyEvent) -> Option<Action> {
             _ => None,
         },
         Popup::None => match key.code {
-            KeyCode::Char(c @ '1'..='8') => Tab::ALL
-                .get(c as usize - '1' as usize)
-                .map(|&t| Action::SetTab(t)),
-            _ if app.tab == Tab::Beams => crate::tui::tabs::beams::map_key(key),
-            _ if app.tab == Tab::Attention => crate::tui::tabs::attention::map_key(key),
-            _ if app.tab == Tab::Cache => crate::tui::tabs::cache::map_key(key),
-            _ if app.tab == Tab::Speculative => crate::tui::tabs::speculative::map_key(key),
-            _ if app.tab == Tab::Lens => crate::tui::tabs::lens::map_key(key),
-            _ if app.tab == Tab::Crowd => crate::tui::tabs::crowd::map_key(key),
-            _ if app.tab == Tab::Tokens => crate::tui::tabs::tokens::map_key(key),
-            _ => main_key(app.focus, key),
+            KeyCode::Char(c) if c.is_ascii_digit() => Tab::for_digit(c).map(Action::SetTab),
+            code => tabs::map_key(app.tab, app.focus, code),
         },
     }
 }
@@ -80,54 +73,16 @@ fn prompt_key(key: &KeyEvent) -> Option<Action> {
     })
 }
 
-fn main_key(focus: Focus, key: &KeyEvent) -> Option<Action> {
-    let knobs = focus == Focus::Knobs;
-    Some(match key.code {
-        KeyCode::Char(' ') => Action::Step,
-        KeyCode::Char('a') => Action::ToggleAutoplay,
-        KeyCode::Char('t') => Action::ToggleTint,
-        KeyCode::Char('o') => Action::Attention(AttnAction::ToggleOverlay),
-        KeyCode::Char('?') => Action::ToggleHelp,
-        KeyCode::Char('b') => Action::OpenBranches,
-        KeyCode::Char('e') => Action::EditPrompt,
-        KeyCode::Char('c') => Action::ToggleChat,
-        KeyCode::Char('w') => Action::Save,
-        KeyCode::Char('B') => Action::ToggleAb,
-        KeyCode::Char('v') => Action::EditB,
-        KeyCode::Char('R') => Action::Reroll,
-        KeyCode::Char('q') => Action::Quit,
-        KeyCode::Char('+') | KeyCode::Char('=') => Action::AdjustKnob(1),
-        KeyCode::Char('-') | KeyCode::Char('_') => Action::AdjustKnob(-1),
-        KeyCode::Char('x') => Action::ToggleKnob,
-        KeyCode::Tab | KeyCode::BackTab => Action::ToggleFocus,
-        KeyCode::Enter => Action::TakeCandidate,
-        KeyCode::Esc => Action::Cancel,
-        KeyCode::Home => Action::SelectFirst,
-        KeyCode::End => Action::SelectLast,
-        KeyCode::PageUp => Action::MoveCandidate(-10),
-        KeyCode::PageDown => Action::MoveCandidate(10),
-        KeyCode::Up if knobs => Action::MoveKnob(-1),
-        KeyCode::Down if knobs => Action::MoveKnob(1),
-        KeyCode::Left if knobs => Action::AdjustKnob(-1),
-        KeyCode::Right if knobs => Action::AdjustKnob(1),
-        KeyCode::Up => Action::MoveCandidate(-1),
-        KeyCode::Down => Action::MoveCandidate(1),
-        KeyCode::Left => Action::SelectPrev,
-        KeyCode::Right => Action::SelectNext,
-        _ => return None,
-    })
-}
-
 /// The action for a mouse event, using the regions recorded by the last draw.
-pub fn map_mouse(app: &App, mouse: &MouseEvent) -> Option<Action> {
+pub fn map_mouse(app: &App, screen: &Screen, mouse: &MouseEvent) -> Option<Action> {
     if app.popup != Popup::None {
         return None;
     }
     let at = Position::new(mouse.column, mouse.row);
-    let hits = &app.hits;
+    let hits = &screen.hits;
     let knob_row = |area: Rect| {
         let i = (mouse.row - area.y) as usize + hits.knob_first;
-        (i < Knob::ALL.len()).then_some(i)
+        (i < Knob::all().len()).then_some(i)
     };
     let candidate = || {
         hits.candidates
@@ -141,7 +96,8 @@ pub fn map_mouse(app: &App, mouse: &MouseEvent) -> Option<Action> {
                 Some(Action::SetTab(tab))
             } else if hits.transcript.contains(at) {
                 let t = hits.transcript;
-                app.transcript
+                screen
+                    .transcript
                     .step_at((at.y - t.y) as usize, at.x - t.x)
                     .map(Action::SelectStep)
             } else if hits.distribution.contains(at) {

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod event_loop;
 pub mod input;
 pub mod keymap;
+pub mod keys;
 pub mod knob;
 pub mod session;
 pub mod synthetic;

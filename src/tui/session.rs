@@ -28,8 +28,8 @@ pub struct RecordedSession {
 }
 
 impl RecordedSession {
-    /// Record what the UI was shown.
-    pub fn record(info: &ModelInfo, snapshot: &Snapshot) -> Self {
+    /// Record what the UI was shown, with the knobs in force.
+    pub fn record(info: &ModelInfo, snapshot: &Snapshot, config: &SamplerConfig) -> Self {
         Self {
             info: info.clone(),
             prompt: snapshot.prompt.clone(),
@@ -37,7 +37,7 @@ impl RecordedSession {
             steps: snapshot.steps.iter().map(|s| (**s).clone()).collect(),
             branches: snapshot.branches.clone(),
             current_branch: snapshot.current_branch,
-            config: snapshot.config.clone(),
+            config: config.clone(),
             stats: snapshot.stats.clone(),
             finished: snapshot.finished,
         }
@@ -52,17 +52,17 @@ impl RecordedSession {
             steps: self.steps.iter().cloned().map(Arc::new).collect(),
             branches: self.branches.clone(),
             current_branch: self.current_branch,
-            config: self.config.clone(),
             stats: self.stats.clone(),
             playing: false,
             finished: self.finished,
         }
     }
 
-    /// The events an engine would send for this session: `Loaded`, then `Timeline`.
-    pub fn events(&self) -> [Event; 2] {
+    /// The events an engine would send for this session: `Loaded`, `Knobs`, then `Timeline`.
+    pub fn events(&self) -> [Event; 3] {
         [
             Event::Loaded(Arc::new(self.info.clone())),
+            Event::Knobs(Box::new(self.config.clone())),
             Event::Timeline(self.to_snapshot()),
         ]
     }

@@ -1,12 +1,14 @@
-//! A deterministic synthetic session (200-token vocabulary, a real-looking sampler chain) for
-//! the snapshot fixture and the render benchmark; no model needed.
+//! A deterministic synthetic session for the snapshot tests and the render benchmark, with no
+//! model: synthetic logits over a 200-token vocabulary, each step run through the real
+//! [`Sampler`] (so every trace is what the chain computes) and the engine's temperature sweep.
 
 use std::sync::Arc;
 
 use crate::decode::config::SamplerConfig;
-use crate::decode::math::{entropy, log_softmax};
-use crate::decode::trace::{CandidateTrace, Chosen, StageTrace, StepTrace};
-use crate::engine::protocol::{BranchInfo, ModelInfo, Stats, StepRecord, TemperatureColumn};
+use crate::decode::sampler::Sampler;
+use crate::decode::stage::History;
+use crate::engine::protocol::{BranchInfo, ModelInfo, Stats, StepRecord};
+use crate::engine::session::record::temperature_sweep;
 use crate::tui::session::RecordedSession;
 
 const WORDS: &str = "the of and to in is was that for on with as by at from his her it he she \
@@ -17,10 +19,6 @@ down work should because any these long even day made little each much under see
 while world through old same before between own might never last under home right here still \
 around again small night being house hand place light water story king river stone forest \
 road city voice window door morning winter sea dark fire letter friend mother garden";
-
-/// Candidates traced per step (the engine traces up to `TRACE_CANDIDATES`; fewer keeps the
-/// fixture small).
-const CANDIDATES: usize = 32;
 
 /// Tokens that exercise the layout: newlines, tabs, escapes, wide and combining characters.
 const ODD: [&str; 12] = [
@@ -72,13 +70,19 @@ pub fn demo_session(steps: usize, seed: u64) -> RecordedSession {
     let vocab = demo_vocab();
     let config = demo_config(seed);
     let mut rng = SplitMix(seed);
-    let prompt_ids = [0u32, 1, 198, 199, 12];
+    // The prompt carries an escape sequence (id 16), which must never reach the terminal raw.
+    let prompt_ids = [0u32, 1, 16, 198, 199, 12];
     let prompt_tokens: Vec<(u32, String)> = prompt_ids
         .iter()
         .map(|&id| (id, vocab[id as usize].clone()))
         .collect();
+    let mut sampler = Sampler::new(&config).expect("the demo knobs are valid");
+    let mut history: Vec<u32> = prompt_ids.to_vec();
     let records: Vec<StepRecord> = (0..steps)
-        .map(|i| demo_step(i, &vocab, &config, &mut rng))
+        .map(|i| {
+            let prompt_len = prompt_ids.len();
+            demo_step(i, &vocab, &mut sampler, &mut history, prompt_len, &mut rng)
+        })
         .collect();
     let context_used = prompt_tokens.len() + steps;
     RecordedSession {
@@ -124,7 +128,9 @@ pub fn demo_session(steps: usize, seed: u64) -> RecordedSession {
 fn demo_step(
     index: usize,
     vocab: &[String],
-    config: &SamplerConfig,
+    sampler: &mut Sampler,
+    history: &mut Vec<u32>,
+    prompt_len: usize,
     rng: &mut SplitMix,
 ) -> StepRecord {
     let n = vocab.len();
@@ -137,157 +143,23 @@ fn demo_step(
             -sharp * 2.0 * ((1 + rank) as f32).ln() + 0.5 * rng.unit() as f32
         })
         .collect();
-    let all = vec![true; n];
-    let raw = softmax(&logits, &all);
-    let mut alive = all.clone();
-    let mut current = logits.clone();
-    let mut removed_by = vec![None; n];
-    let mut stages = Vec::new();
-    for name in &config.order {
-        let p = softmax(&current, &alive);
-        let sorted = by_prob(&p, &alive);
-        let (keep, cutoff, threshold, params) = match (name.as_str(), config) {
-            ("temperature", c) => {
-                current.iter_mut().for_each(|l| *l /= c.temperature);
-                (
-                    sorted.len(),
-                    None,
-                    Some(c.temperature),
-                    format!("T={}", c.temperature),
-                )
-            }
-            ("top_k", SamplerConfig { top_k: Some(k), .. }) => {
-                let keep = (*k).min(sorted.len());
-                (keep, Some(keep - 1), None, format!("k={k}"))
-            }
-            (
-                "top_p",
-                SamplerConfig {
-                    top_p: Some(top_p), ..
-                },
-            ) => {
-                let mut mass = 0.0;
-                let keep = sorted
-                    .iter()
-                    .take_while(|&&i| {
-                        let before = mass;
-                        mass += p[i];
-                        before < *top_p
-                    })
-                    .count();
-                (keep, Some(keep - 1), Some(*top_p), format!("p={top_p}"))
-            }
-            ("min_p", SamplerConfig { min_p: Some(m), .. }) => {
-                let floor = m * p[sorted[0]];
-                let keep = sorted.iter().take_while(|&&i| p[i] >= floor).count().max(1);
-                (keep, Some(keep - 1), Some(floor), format!("min_p={m}"))
-            }
-            _ => continue,
-        };
-        for &i in &sorted[keep..] {
-            alive[i] = false;
-            removed_by[i] = Some(stages.len());
-        }
-        stages.push(StageTrace {
-            name: name.clone(),
-            params,
-            kept: keep,
-            mass: sorted[..keep].iter().map(|&i| p[i]).sum(),
-            cutoff_rank: cutoff,
-            threshold,
-            removed_best: sorted[keep..].iter().take(5).map(|&i| i as u32).collect(),
-            detail: None,
-        });
-    }
-    let fin = softmax(&current, &alive);
-    let final_sorted = by_prob(&fin, &alive);
-    let draw = rng.unit();
-    let mut mass = 0.0;
-    let chosen = *final_sorted
-        .iter()
-        .find(|&&i| {
-            mass += fin[i] as f64;
-            mass > draw
-        })
-        .unwrap_or(&final_sorted[0]);
-    let raw_sorted = by_prob(&raw, &all);
-    let candidates: Vec<CandidateTrace> = raw_sorted
-        .iter()
-        .take(CANDIDATES)
-        .map(|&i| CandidateTrace {
-            id: i as u32,
-            logit: logits[i],
-            raw_p: raw[i],
-            final_p: fin[i],
-            removed_by: removed_by[i],
-        })
-        .collect();
-    let temperature_sweep = [0.3, 0.7, 1.0, 1.5, config.temperature]
-        .iter()
-        .map(|&t| {
-            let scaled: Vec<f32> = logits.iter().map(|l| l / t).collect();
-            let p = softmax(&scaled, &all);
-            TemperatureColumn {
-                temperature: t,
-                probs: candidates.iter().map(|c| p[c.id as usize]).collect(),
-            }
-        })
-        .collect();
-    let trace = StepTrace {
-        stages,
-        final_top: final_sorted
-            .iter()
-            .take(CANDIDATES)
-            .map(|&i| (i as u32, fin[i]))
-            .collect(),
-        chosen: Chosen {
-            id: chosen as u32,
-            raw_prob: raw[chosen],
-            final_prob: fin[chosen],
-            rank: raw_sorted.iter().position(|&i| i == chosen).unwrap_or(0),
-            draw: Some(draw),
-        },
-        entropy_raw: entropy(&logits),
-        entropy_final: entropy(&masked(&current, &alive)),
-        top1: raw[raw_sorted[0]],
-        margin: raw[raw_sorted[0]] - raw[raw_sorted[1]],
-        kept_mass: (0..n).filter(|&i| alive[i]).map(|i| raw[i]).sum(),
-        kept: alive.iter().filter(|&&a| a).count(),
-        candidates,
-    };
+    // Finite logits and truncation stages with min_keep 1: the chain always keeps a token.
+    let trace = sampler
+        .step(&logits, History::new(history, prompt_len))
+        .expect("the demo chain keeps at least one candidate");
+    let config = sampler.config();
+    let token_id = trace.chosen.id;
+    history.push(token_id);
     StepRecord {
         index,
-        token_id: chosen as u32,
-        text: vocab[chosen].clone(),
+        token_id,
+        text: vocab[token_id as usize].clone(),
+        temperature_sweep: temperature_sweep(&logits, &trace, config.temperature),
         trace,
         config: config.clone(),
         forward_ms: 18.0 + 6.0 * rng.unit() as f32,
-        temperature_sweep,
         taken: false,
     }
-}
-
-/// Probabilities of the `alive` entries (the others 0), by the chain's own log-softmax.
-fn softmax(logits: &[f32], alive: &[bool]) -> Vec<f32> {
-    log_softmax(&masked(logits, alive))
-        .iter()
-        .map(|l| l.exp())
-        .collect()
-}
-
-/// The logits with the dead entries at `-inf`.
-fn masked(logits: &[f32], alive: &[bool]) -> Vec<f32> {
-    logits
-        .iter()
-        .zip(alive)
-        .map(|(&l, &a)| if a { l } else { f32::NEG_INFINITY })
-        .collect()
-}
-
-fn by_prob(p: &[f32], alive: &[bool]) -> Vec<usize> {
-    let mut ids: Vec<usize> = (0..p.len()).filter(|&i| alive[i]).collect();
-    ids.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
-    ids
 }
 
 /// SplitMix64: a tiny deterministic generator.

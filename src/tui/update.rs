@@ -71,23 +71,23 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         Action::MoveKnob(delta) => {
             app.focus = Focus::Knobs;
             app.knob =
-                (app.knob as i64 + delta as i64).clamp(0, Knob::ALL.len() as i64 - 1) as usize;
+                (app.knob as i64 + delta as i64).clamp(0, Knob::all().len() as i64 - 1) as usize;
         }
         Action::SelectKnob(i) => {
             app.focus = Focus::Knobs;
-            app.knob = i.min(Knob::ALL.len() - 1);
+            app.knob = i.min(Knob::all().len() - 1);
         }
         Action::AdjustKnob(dir) => adjust_knob(app, dir),
         Action::ScrollKnob { knob, dir } => {
-            app.knob = knob.min(Knob::ALL.len() - 1);
+            app.knob = knob.min(Knob::all().len() - 1);
             adjust_knob(app, dir);
         }
         Action::ToggleKnob => {
             let knob = app.selected_knob();
             let mut config = app.edited_knobs().clone();
-            let off = knob.toggle(&mut config, app.knob_memory[app.knob]);
-            if off.is_some() {
-                app.knob_memory[app.knob] = off;
+            let off = knob.toggle(&mut config, app.knob_memory.get(knob.label()).copied());
+            if let Some(off) = off {
+                app.knob_memory.insert(knob.label(), off);
             }
             set_config(app, config);
         }
@@ -160,7 +160,6 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
             let mut cmds = crate::tui::tabs::lens::request(app);
             cmds.extend(request_b(app));
             if std::mem::take(&mut app.knobs_dirty) {
-                app.awaiting = Some(app.config.clone());
                 cmds.push(Command::SetKnobs {
                     config: Box::new(app.config.clone()),
                     preview_step: app.selected.filter(|_| !app.on_pending),
@@ -185,6 +184,7 @@ fn engine_event(app: &mut App, event: Event) -> Vec<Command> {
                 return cmds;
             }
         }
+        Event::Knobs(config) => app.config = *config,
         Event::Timeline(snapshot) => apply_timeline(app, snapshot),
         Event::Pending(record) => {
             let n = app.snapshot.steps.len();
@@ -219,12 +219,6 @@ fn engine_event(app: &mut App, event: Event) -> Vec<Command> {
 }
 
 fn apply_timeline(app: &mut App, snapshot: Snapshot) {
-    match &app.awaiting {
-        Some(sent) if *sent == snapshot.config => app.awaiting = None,
-        Some(_) => {}
-        None if !app.knobs_dirty => app.config = snapshot.config.clone(),
-        None => {}
-    }
     let before = app.selected;
     app.snapshot = snapshot;
     app.version += 1;

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use logitscope::tui::ui::Screen;
 use logitscope::tui::{update, Action, App, RecordedSession, TintMode};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -66,10 +67,22 @@ fn unicode_columns(symbol: &str) -> usize {
 }
 
 /// Draw the whole screen for `app` on a `w`×`h` test terminal.
-pub fn screen(app: &mut App, w: u16, h: u16) -> Buffer {
+pub fn screen(app: &App, w: u16, h: u16) -> Buffer {
+    drawn(app, w, h).0
+}
+
+/// Draw the whole screen for `app` on a `w`×`h` test terminal; also what the draw recorded
+/// (mouse regions, the transcript layout).
+pub fn drawn(app: &App, w: u16, h: u16) -> (Buffer, Screen) {
+    let mut screen = Screen::default();
+    (redraw(app, &mut screen, w, h), screen)
+}
+
+/// Draw `app` again on a screen that keeps what earlier frames left (the transcript scroll).
+pub fn redraw(app: &App, screen: &mut Screen, w: u16, h: u16) -> Buffer {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
     terminal
-        .draw(|frame| logitscope::tui::ui::draw(frame, app))
+        .draw(|frame| logitscope::tui::ui::draw(frame, app, screen))
         .unwrap();
     terminal.backend().buffer().clone()
 }

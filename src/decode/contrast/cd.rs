@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{contrast, tempered_log_softmax};
 use crate::decode::candidates::Candidates;
+use crate::decode::config::SamplerConfig;
+use crate::decode::spec::{flip, off_or, step, KnobSpec, StageSpec, ThresholdKind};
 use crate::decode::stage::{Effect, History, Stage};
 use crate::decode::trace::StageDetail;
 
@@ -41,7 +43,7 @@ pub struct Contrastive {
 
 impl Stage for Contrastive {
     fn name(&self) -> &'static str {
-        "contrast"
+        SPEC.name
     }
 
     fn params(&self) -> String {
@@ -72,4 +74,65 @@ impl Stage for Contrastive {
             }),
         }
     }
+}
+
+/// The amateur layer contrastive decoding starts from when switched on in the TUI.
+const DEFAULT_AMATEUR_LAYER: usize = 8;
+
+/// `contrast`: contrastive decoding against the amateur.
+pub const SPEC: StageSpec = StageSpec {
+    name: "contrast",
+    abbrev: "cd",
+    threshold: ThresholdKind::Own,
+    build: |c| {
+        c.contrast
+            .map(|knobs| Box::new(Contrastive { knobs, min_keep: 1 }) as Box<dyn Stage>)
+    },
+    knobs: &[
+        KnobSpec {
+            label: "amateur",
+            hint: "contrastive decoding: minus log p of the first L layers",
+            rank: 11,
+            enabled: |c| c.contrast.is_some(),
+            value: |c| {
+                off_or(c.contrast, |k| match k.amateur_layer {
+                    Some(l) => format!("self:{l}"),
+                    None => "model".to_string(),
+                })
+            },
+            adjust: |c, up| {
+                let k = c.contrast.get_or_insert_with(ContrastKnobs::default);
+                k.amateur_layer = Some(match k.amateur_layer {
+                    None => DEFAULT_AMATEUR_LAYER,
+                    Some(l) if up => l + 1,
+                    Some(l) => l.saturating_sub(1).max(1),
+                });
+            },
+            toggle: toggle_contrast,
+        },
+        KnobSpec {
+            label: "cd alpha",
+            hint: "contrast only tokens with p >= alpha x top-1",
+            rank: 12,
+            enabled: |c| c.contrast.is_some(),
+            value: |c| off_or(c.contrast, |k| format!("{:.2}", k.alpha)),
+            adjust: |c, up| {
+                let k = c.contrast.get_or_insert_with(|| ContrastKnobs {
+                    amateur_layer: Some(DEFAULT_AMATEUR_LAYER),
+                    ..ContrastKnobs::default()
+                });
+                k.alpha = step(k.alpha, up, 0.05, 0.05, 1.0);
+            },
+            toggle: toggle_contrast,
+        },
+    ],
+};
+
+/// Switches contrastive decoding off (remembering the amateur layer) or back on.
+fn toggle_contrast(c: &mut SamplerConfig, back: Option<f32>) -> Option<f32> {
+    let on = ContrastKnobs {
+        amateur_layer: Some(back.map_or(DEFAULT_AMATEUR_LAYER, |l| l as usize)),
+        ..ContrastKnobs::default()
+    };
+    flip(&mut c.contrast, None, on).and_then(|k| k.amateur_layer.map(|l| l as f32))
 }

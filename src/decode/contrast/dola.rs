@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{contrast, LN_TENTH};
 use crate::decode::candidates::Candidates;
 use crate::decode::math::log_softmax;
+use crate::decode::spec::{off_or, KnobSpec, StageSpec, ThresholdKind};
 use crate::decode::stage::{Effect, History, Stage};
 use crate::decode::trace::StageDetail;
 
@@ -115,7 +116,7 @@ pub struct Dola {
 
 impl Stage for Dola {
     fn name(&self) -> &'static str {
-        "dola"
+        SPEC.name
     }
 
     fn params(&self) -> String {
@@ -160,3 +161,40 @@ impl Stage for Dola {
         }
     }
 }
+
+/// `dola`: contrast with the most divergent early layer.
+pub const SPEC: StageSpec = StageSpec {
+    name: "dola",
+    abbrev: "dola",
+    threshold: ThresholdKind::Own,
+    build: |c| {
+        c.dola_layers.clone().map(|layers| {
+            Box::new(Dola {
+                layers,
+                min_keep: 1,
+            }) as Box<dyn Stage>
+        })
+    },
+    knobs: &[KnobSpec {
+        label: "dola",
+        hint: "DoLa: contrast with the most divergent early layer",
+        rank: 13,
+        enabled: |c| c.dola_layers.is_some(),
+        value: |c| off_or(c.dola_layers.as_ref(), |d| d.to_string()),
+        adjust: |c, up| {
+            c.dola_layers = match (&c.dola_layers, up) {
+                (None, _) => Some(DolaLayers::High),
+                (Some(DolaLayers::Low), true) | (Some(DolaLayers::High), false) => {
+                    Some(DolaLayers::Low)
+                }
+                _ => Some(DolaLayers::High),
+            }
+        },
+        toggle: |c, _| {
+            if c.dola_layers.take().is_none() {
+                c.dola_layers = Some(DolaLayers::High);
+            }
+            None
+        },
+    }],
+};

@@ -5,8 +5,8 @@
 //! Pure Rust: the engine computes the model-side [`Signals`] of a step (the amateur's logits,
 //! the head applied to premature layers, hidden states) and these functions do the rest.
 
-mod cd;
-mod dola;
+pub mod cd;
+pub mod dola;
 pub mod lens;
 pub mod search;
 

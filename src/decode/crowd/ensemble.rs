@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::decode::candidates::Candidates;
 use crate::decode::math::log_softmax;
+use crate::decode::spec::{StageSpec, ThresholdKind};
 use crate::decode::stage::{Effect, History, Stage};
 use crate::decode::trace::{EnsembleRow, StageDetail};
 
@@ -54,7 +55,7 @@ pub struct Ensemble {
 
 impl Stage for Ensemble {
     fn name(&self) -> &'static str {
-        "ensemble"
+        SPEC.name
     }
 
     fn params(&self) -> String {
@@ -104,3 +105,15 @@ impl Stage for Ensemble {
         }
     }
 }
+
+/// `ensemble`: output ensembling with the session's other members (set on the command line).
+pub const SPEC: StageSpec = StageSpec {
+    name: "ensemble",
+    abbrev: "ens",
+    threshold: ThresholdKind::Own,
+    build: |c| {
+        c.ensemble
+            .map(|combine| Box::new(Ensemble { combine }) as Box<dyn Stage>)
+    },
+    knobs: &[],
+};

@@ -1,6 +1,6 @@
 //! Building a step's record: the hand-picked choice of a branch and the temperature sweep.
 
-use crate::decode::math::log_softmax;
+use crate::decode::math::{log_softmax, softmax_tempered};
 use crate::decode::trace::{Chosen, StepTrace};
 use crate::engine::protocol::TemperatureColumn;
 
@@ -32,7 +32,7 @@ pub(super) fn forced_choice(logits: &[f32], trace: &StepTrace, id: u32) -> Chose
 
 /// Probabilities of the traced candidates under each sweep temperature (full-vocabulary
 /// softmax).
-pub(super) fn temperature_sweep(
+pub fn temperature_sweep(
     logits: &[f32],
     trace: &StepTrace,
     current: f32,
@@ -41,19 +41,14 @@ pub(super) fn temperature_sweep(
     if current > 0.0 && !temps.iter().any(|&t| (t - current).abs() < 1e-6) {
         temps.push(current);
     }
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     temps
         .into_iter()
         .map(|t| {
-            let z: f64 = logits
-                .iter()
-                .filter(|l| l.is_finite())
-                .map(|&l| (((l - max) / t) as f64).exp())
-                .sum();
+            let p = softmax_tempered(logits, t);
             let probs = trace
                 .candidates
                 .iter()
-                .map(|c| ((((c.logit - max) / t) as f64).exp() / z) as f32)
+                .map(|c| p.get(c.id as usize).copied().unwrap_or(0.0))
                 .collect();
             TemperatureColumn {
                 temperature: t,

@@ -38,7 +38,6 @@ impl Session {
             steps: self.steps().to_vec(),
             branches,
             current_branch: self.current,
-            config: self.config().clone(),
             stats: Stats {
                 ms_per_token: ms,
                 tokens_per_s: if ms > 0.0 { 1000.0 / ms } else { 0.0 },

@@ -5,11 +5,15 @@
 
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyCode;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::Frame;
 
+use crate::tui::ui::Screen;
+use crate::bind;
+use crate::tui::tabs::TabSpec;
+use crate::tui::keys::{self, Binding};
 use crate::engine::inspect::AttentionView;
 use crate::engine::protocol::Command;
 use crate::tui::action::Action;
@@ -52,26 +56,37 @@ pub enum AttnAction {
     ToggleOverlay,
 }
 
-/// Keys of the attention tab (global keys included).
-pub fn map_key(key: &KeyEvent) -> Option<Action> {
-    let a = |x| Some(Action::Attention(x));
-    match key.code {
-        KeyCode::Char('[') => a(AttnAction::Layer(-1)),
-        KeyCode::Char(']') => a(AttnAction::Layer(1)),
-        KeyCode::Char('{') | KeyCode::Char('h') => a(AttnAction::Head(-1)),
-        KeyCode::Char('}') | KeyCode::Char('H') => a(AttnAction::Head(1)),
-        KeyCode::Char('m') => a(AttnAction::Mean),
-        KeyCode::Char('c') => a(AttnAction::ToggleCapture),
-        KeyCode::Char('o') => a(AttnAction::ToggleOverlay),
-        KeyCode::Left => a(AttnAction::Scroll { dx: -1, dy: 0 }),
-        KeyCode::Right => a(AttnAction::Scroll { dx: 1, dy: 0 }),
-        KeyCode::Up => a(AttnAction::Scroll { dx: 0, dy: -1 }),
-        KeyCode::Down => a(AttnAction::Scroll { dx: 0, dy: 1 }),
-        KeyCode::PageUp => a(AttnAction::Scroll { dx: 0, dy: -10 }),
-        KeyCode::PageDown => a(AttnAction::Scroll { dx: 0, dy: 10 }),
-        _ => super::common_key(key),
-    }
-}
+/// Keys of the attention tab.
+const KEYS: &[Binding] = &[
+    bind!("[ ]", "layer",
+        KeyCode::Char('[') => Action::Attention(AttnAction::Layer(-1)),
+        KeyCode::Char(']') => Action::Attention(AttnAction::Layer(1))),
+    bind!("h H ({ })", "head",
+        KeyCode::Char('h') => Action::Attention(AttnAction::Head(-1)),
+        KeyCode::Char('H') => Action::Attention(AttnAction::Head(1)),
+        KeyCode::Char('{') => Action::Attention(AttnAction::Head(-1)),
+        KeyCode::Char('}') => Action::Attention(AttnAction::Head(1))),
+    bind!("m", "mean of heads", KeyCode::Char('m') => Action::Attention(AttnAction::Mean)),
+    bind!("c", "capture on / off", KeyCode::Char('c') => Action::Attention(AttnAction::ToggleCapture)),
+    bind!("o", "attention tint of the transcript",
+        KeyCode::Char('o') => Action::Attention(AttnAction::ToggleOverlay)),
+    bind!("arrows", "scroll",
+        KeyCode::Left => Action::Attention(AttnAction::Scroll { dx: -1, dy: 0 }),
+        KeyCode::Right => Action::Attention(AttnAction::Scroll { dx: 1, dy: 0 }),
+        KeyCode::Up => Action::Attention(AttnAction::Scroll { dx: 0, dy: -1 }),
+        KeyCode::Down => Action::Attention(AttnAction::Scroll { dx: 0, dy: 1 })),
+    bind!("pgup pgdn", "scroll by ten",
+        KeyCode::PageUp => Action::Attention(AttnAction::Scroll { dx: 0, dy: -10 }),
+        KeyCode::PageDown => Action::Attention(AttnAction::Scroll { dx: 0, dy: 10 })),
+];
+
+/// The tab's registration.
+pub static TAB: TabSpec = TabSpec {
+    label: "attention",
+    short: "attn",
+    keymaps: |_| &[KEYS, keys::COMMON],
+    draw,
+};
 
 /// Applies an attention action; returns the engine commands.
 pub fn update(app: &mut App, action: AttnAction) -> Vec<Command> {
@@ -206,7 +221,7 @@ pub fn heatmap_view(app: &App, width: usize, height: usize) -> Option<HeatmapVie
 }
 
 /// Draws the attention tab.
-pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
+pub fn draw(frame: &mut Frame, app: &App, area: Rect, _screen: &mut Screen) {
     let [body, help] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
     let inner = body.inner(ratatui::layout::Margin::new(1, 1));
     match heatmap_view(app, inner.width as usize, inner.height as usize) {

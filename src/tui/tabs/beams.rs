@@ -5,10 +5,14 @@
 
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyCode;
 use ratatui::layout::Rect;
 use ratatui::Frame;
 
+use crate::tui::ui::Screen;
+use crate::bind;
+use crate::tui::tabs::TabSpec;
+use crate::tui::keys::{self, Binding};
 use crate::decode::beam::{BeamConfig, BeamTree, ROOT};
 use crate::engine::protocol::Command;
 use crate::engine::run::{RunKind, RunRequest};
@@ -53,29 +57,38 @@ pub enum BeamAction {
     Diversity(i32),
 }
 
-/// Keys of the beam tab (global keys included); `None` for the rest.
-pub fn map_key(key: &KeyEvent) -> Option<Action> {
-    let beam = |a| Some(Action::Beam(a));
-    match key.code {
-        KeyCode::Char(' ') => beam(BeamAction::Expand),
-        KeyCode::Char('r') | KeyCode::Enter => beam(BeamAction::RunToEnd),
-        KeyCode::Left => beam(BeamAction::Select { dx: -1, dy: 0 }),
-        KeyCode::Right => beam(BeamAction::Select { dx: 1, dy: 0 }),
-        KeyCode::Up => beam(BeamAction::Select { dx: 0, dy: -1 }),
-        KeyCode::Down => beam(BeamAction::Select { dx: 0, dy: 1 }),
-        KeyCode::Char('+') | KeyCode::Char('=') => beam(BeamAction::Width(1)),
-        KeyCode::Char('-') | KeyCode::Char('_') => beam(BeamAction::Width(-1)),
-        KeyCode::Char('L') => beam(BeamAction::LengthPenalty(1)),
-        KeyCode::Char('l') => beam(BeamAction::LengthPenalty(-1)),
-        KeyCode::Char('D') => beam(BeamAction::Diversity(1)),
-        KeyCode::Char('d') => beam(BeamAction::Diversity(-1)),
-        KeyCode::Char('q') => Some(Action::Quit),
-        KeyCode::Char('?') => Some(Action::ToggleHelp),
-        KeyCode::Char('e') => Some(Action::EditPrompt),
-        KeyCode::Esc => Some(Action::Cancel),
-        _ => None,
-    }
-}
+/// Keys of the beam tab (its own space: one expansion of the search).
+const KEYS: &[Binding] = &[
+    bind!("space", "expand a step", KeyCode::Char(' ') => Action::Beam(BeamAction::Expand)),
+    bind!("r enter", "run to the end",
+        KeyCode::Char('r') => Action::Beam(BeamAction::RunToEnd),
+        KeyCode::Enter => Action::Beam(BeamAction::RunToEnd)),
+    bind!("arrows", "select a node",
+        KeyCode::Left => Action::Beam(BeamAction::Select { dx: -1, dy: 0 }),
+        KeyCode::Right => Action::Beam(BeamAction::Select { dx: 1, dy: 0 }),
+        KeyCode::Up => Action::Beam(BeamAction::Select { dx: 0, dy: -1 }),
+        KeyCode::Down => Action::Beam(BeamAction::Select { dx: 0, dy: 1 })),
+    bind!("+ -", "beam width",
+        KeyCode::Char('+') => Action::Beam(BeamAction::Width(1)),
+        KeyCode::Char('=') => Action::Beam(BeamAction::Width(1)),
+        KeyCode::Char('-') => Action::Beam(BeamAction::Width(-1)),
+        KeyCode::Char('_') => Action::Beam(BeamAction::Width(-1))),
+    bind!("l L", "length penalty",
+        KeyCode::Char('l') => Action::Beam(BeamAction::LengthPenalty(-1)),
+        KeyCode::Char('L') => Action::Beam(BeamAction::LengthPenalty(1))),
+    bind!("d D", "diversity (re-runs)",
+        KeyCode::Char('d') => Action::Beam(BeamAction::Diversity(-1)),
+        KeyCode::Char('D') => Action::Beam(BeamAction::Diversity(1))),
+    bind!("e", "edit the prompt", KeyCode::Char('e') => Action::EditPrompt),
+];
+
+/// The tab's registration.
+pub static TAB: TabSpec = TabSpec {
+    label: "beams",
+    short: "beams",
+    keymaps: |_| &[KEYS, keys::COMMON],
+    draw,
+};
 
 /// Applies a beam action; returns the engine commands.
 pub fn update(app: &mut App, action: BeamAction) -> Vec<Command> {
@@ -205,6 +218,6 @@ fn select(st: &mut BeamsState, dx: i32, dy: i32) {
 }
 
 /// Draws the beam tab.
-pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
+pub fn draw(frame: &mut Frame, app: &App, area: Rect, _screen: &mut Screen) {
     frame.render_widget(&beams_view(app), area);
 }

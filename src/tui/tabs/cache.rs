@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyCode;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
@@ -12,6 +12,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 use ratatui::Frame;
 
+use crate::tui::ui::Screen;
+use crate::bind;
+use crate::tui::tabs::TabSpec;
+use crate::tui::keys::{self, Binding};
 use crate::engine::inspect::CacheView;
 use crate::engine::protocol::Command;
 use crate::model::cache::{CachePolicy, SlotKind};
@@ -48,24 +52,32 @@ pub enum CacheAction {
     Scroll(i32),
 }
 
-/// Keys of the cache tab (global keys included).
-pub fn map_key(key: &KeyEvent) -> Option<Action> {
-    let c = |x| Some(Action::Cache(x));
-    match key.code {
-        KeyCode::Char('p') => c(CacheAction::CyclePolicy),
-        KeyCode::Char('s') => c(CacheAction::Sinks(-1)),
-        KeyCode::Char('S') => c(CacheAction::Sinks(1)),
-        KeyCode::Char('w') => c(CacheAction::Window(-8)),
-        KeyCode::Char('W') => c(CacheAction::Window(8)),
-        KeyCode::Up => c(CacheAction::Scroll(-1)),
-        KeyCode::Down => c(CacheAction::Scroll(1)),
-        KeyCode::PageUp => c(CacheAction::Scroll(-10)),
-        KeyCode::PageDown => c(CacheAction::Scroll(10)),
-        KeyCode::Left => Some(Action::SelectPrev),
-        KeyCode::Right => Some(Action::SelectNext),
-        _ => super::common_key(key),
-    }
-}
+/// Keys of the cache tab.
+const KEYS: &[Binding] = &[
+    bind!("p", "policy full / window / sinks", KeyCode::Char('p') => Action::Cache(CacheAction::CyclePolicy)),
+    bind!("s S", "sinks",
+        KeyCode::Char('s') => Action::Cache(CacheAction::Sinks(-1)),
+        KeyCode::Char('S') => Action::Cache(CacheAction::Sinks(1))),
+    bind!("w W", "window",
+        KeyCode::Char('w') => Action::Cache(CacheAction::Window(-8)),
+        KeyCode::Char('W') => Action::Cache(CacheAction::Window(8))),
+    bind!("↑ ↓ pgup pgdn", "scroll the slots",
+        KeyCode::Up => Action::Cache(CacheAction::Scroll(-1)),
+        KeyCode::Down => Action::Cache(CacheAction::Scroll(1)),
+        KeyCode::PageUp => Action::Cache(CacheAction::Scroll(-10)),
+        KeyCode::PageDown => Action::Cache(CacheAction::Scroll(10))),
+    bind!("← →", "previous / next step",
+        KeyCode::Left => Action::SelectPrev,
+        KeyCode::Right => Action::SelectNext),
+];
+
+/// The tab's registration.
+pub static TAB: TabSpec = TabSpec {
+    label: "cache",
+    short: "cache",
+    keymaps: |_| &[KEYS, keys::COMMON],
+    draw,
+};
 
 /// The policy after `action` (`None` when the action is not a policy change).
 fn next_policy(p: CachePolicy, action: CacheAction) -> Option<CachePolicy> {
@@ -263,7 +275,7 @@ impl Widget for &CacheTabView {
 }
 
 /// Draws the cache tab.
-pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
+pub fn draw(frame: &mut Frame, app: &App, area: Rect, _screen: &mut Screen) {
     let rows = area.height.saturating_sub(7) as usize;
     let strip = area.width.saturating_sub(40) as usize;
     match cache_tab_view(app, rows, strip) {

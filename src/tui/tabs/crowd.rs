@@ -4,13 +4,17 @@
 
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyCode;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
+use crate::tui::ui::Screen;
+use crate::bind;
+use crate::tui::tabs::TabSpec;
+use crate::tui::keys::{self, Binding};
 use crate::decode::crowd::{Selection, Utility};
 use crate::engine::crowd::{CrowdConfig, CrowdView, MAX_SAMPLES};
 use crate::engine::protocol::Command;
@@ -72,22 +76,32 @@ pub enum CrowdAction {
     Move(i32),
 }
 
-/// Keys of the crowd tab (global keys included).
-pub fn map_key(key: &KeyEvent) -> Option<Action> {
-    let c = |x| Some(Action::Crowd(x));
-    match key.code {
-        KeyCode::Char('r') | KeyCode::Enter => c(CrowdAction::Run),
-        KeyCode::Char(' ') => c(CrowdAction::Step),
-        KeyCode::Char('m') => c(CrowdAction::CycleSelect),
-        KeyCode::Char('+') | KeyCode::Char('=') => c(CrowdAction::Samples(1)),
-        KeyCode::Char('-') => c(CrowdAction::Samples(-1)),
-        KeyCode::Char(']') => c(CrowdAction::Tokens(8)),
-        KeyCode::Char('[') => c(CrowdAction::Tokens(-8)),
-        KeyCode::Up => c(CrowdAction::Move(-1)),
-        KeyCode::Down => c(CrowdAction::Move(1)),
-        _ => super::common_key(key),
-    }
-}
+/// Keys of the crowd tab.
+const KEYS: &[Binding] = &[
+    bind!("r enter", "run",
+        KeyCode::Char('r') => Action::Crowd(CrowdAction::Run),
+        KeyCode::Enter => Action::Crowd(CrowdAction::Run)),
+    bind!("space", "step", KeyCode::Char(' ') => Action::Crowd(CrowdAction::Step)),
+    bind!("m", "method", KeyCode::Char('m') => Action::Crowd(CrowdAction::CycleSelect)),
+    bind!("+ -", "samples",
+        KeyCode::Char('+') => Action::Crowd(CrowdAction::Samples(1)),
+        KeyCode::Char('=') => Action::Crowd(CrowdAction::Samples(1)),
+        KeyCode::Char('-') => Action::Crowd(CrowdAction::Samples(-1))),
+    bind!("[ ]", "tokens",
+        KeyCode::Char('[') => Action::Crowd(CrowdAction::Tokens(-8)),
+        KeyCode::Char(']') => Action::Crowd(CrowdAction::Tokens(8))),
+    bind!("↑ ↓", "a sample",
+        KeyCode::Up => Action::Crowd(CrowdAction::Move(-1)),
+        KeyCode::Down => Action::Crowd(CrowdAction::Move(1))),
+];
+
+/// The tab's registration.
+pub static TAB: TabSpec = TabSpec {
+    label: "crowd",
+    short: "crowd",
+    keymaps: |_| &[KEYS, keys::COMMON],
+    draw,
+};
 
 /// Applies a crowd action; returns the engine commands.
 pub fn update(app: &mut App, action: CrowdAction) -> Vec<Command> {
@@ -146,7 +160,7 @@ pub fn on_view(app: &mut App, view: Arc<CrowdView>) {
 }
 
 /// Draws the tab.
-pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
+pub fn draw(frame: &mut Frame, app: &App, area: Rect, _screen: &mut Screen) {
     let cfg = &app.crowd.config;
     let Some(view) = app.crowd.view.clone() else {
         let lines = vec![

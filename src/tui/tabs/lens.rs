@@ -6,13 +6,17 @@
 
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyCode;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
+use crate::tui::ui::Screen;
+use crate::bind;
+use crate::tui::tabs::TabSpec;
+use crate::tui::keys::{self, Binding};
 use crate::decode::trace::StageDetail;
 use crate::engine::inspect::LensView;
 use crate::engine::protocol::Command;
@@ -57,20 +61,26 @@ pub enum LensAction {
     Layer(i32),
 }
 
-/// Keys of the lens tab (global keys included).
-pub fn map_key(key: &KeyEvent) -> Option<Action> {
-    let l = |x| Some(Action::Lens(x));
-    match key.code {
-        KeyCode::Char('k') => l(LensAction::ToggleShade),
-        KeyCode::Up => l(LensAction::Layer(-1)),
-        KeyCode::Down => l(LensAction::Layer(1)),
-        KeyCode::PageUp => l(LensAction::Layer(-8)),
-        KeyCode::PageDown => l(LensAction::Layer(8)),
-        KeyCode::Left => Some(Action::SelectPrev),
-        KeyCode::Right => Some(Action::SelectNext),
-        _ => super::common_key(key),
-    }
-}
+/// Keys of the lens tab.
+const KEYS: &[Binding] = &[
+    bind!("k", "shade by probability / KL", KeyCode::Char('k') => Action::Lens(LensAction::ToggleShade)),
+    bind!("↑ ↓ pgup pgdn", "layer",
+        KeyCode::Up => Action::Lens(LensAction::Layer(-1)),
+        KeyCode::Down => Action::Lens(LensAction::Layer(1)),
+        KeyCode::PageUp => Action::Lens(LensAction::Layer(-8)),
+        KeyCode::PageDown => Action::Lens(LensAction::Layer(8))),
+    bind!("← →", "step",
+        KeyCode::Left => Action::SelectPrev,
+        KeyCode::Right => Action::SelectNext),
+];
+
+/// The tab's registration.
+pub static TAB: TabSpec = TabSpec {
+    label: "lens",
+    short: "lens",
+    keymaps: |_| &[KEYS, keys::COMMON],
+    draw,
+};
 
 /// Applies a lens action.
 pub fn update(app: &mut App, action: LensAction) -> Vec<Command> {
@@ -137,7 +147,7 @@ fn dola_of(app: &App, step: usize) -> Option<(usize, Vec<(usize, f32)>)> {
 }
 
 /// Draws the tab.
-pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
+pub fn draw(frame: &mut Frame, app: &App, area: Rect, _screen: &mut Screen) {
     let Some(view) = app.lens.view.clone() else {
         frame.render_widget(
             Line::styled(

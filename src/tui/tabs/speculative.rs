@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyCode;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
@@ -14,6 +14,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 use ratatui::Frame;
 
+use crate::tui::ui::Screen;
+use crate::bind;
+use crate::tui::tabs::TabSpec;
+use crate::tui::keys::{self, Binding};
 use crate::decode::speculative::{DraftSpec, GammaSchedule, Round};
 use crate::engine::protocol::Command;
 use crate::engine::run::{RunRequest, SpecConfig, SpecView};
@@ -77,22 +81,29 @@ pub enum SpecAction {
     Token(i32),
 }
 
-/// Keys of the speculative tab (global keys included).
-pub fn map_key(key: &KeyEvent) -> Option<Action> {
-    let s = |x| Some(Action::Speculative(x));
-    match key.code {
-        KeyCode::Char('s') => s(SpecAction::Toggle),
-        KeyCode::Char('d') => s(SpecAction::CycleDraft),
-        KeyCode::Char('g') => s(SpecAction::Gamma(-1)),
-        KeyCode::Char('G') => s(SpecAction::Gamma(1)),
-        KeyCode::Char('A') => s(SpecAction::Adaptive),
-        KeyCode::Up => s(SpecAction::Round(-1)),
-        KeyCode::Down => s(SpecAction::Round(1)),
-        KeyCode::Left => s(SpecAction::Token(-1)),
-        KeyCode::Right => s(SpecAction::Token(1)),
-        _ => super::common_key(key),
-    }
-}
+/// Keys of the speculative tab.
+const KEYS: &[Binding] = &[
+    bind!("s", "on / off", KeyCode::Char('s') => Action::Speculative(SpecAction::Toggle)),
+    bind!("d", "draft", KeyCode::Char('d') => Action::Speculative(SpecAction::CycleDraft)),
+    bind!("g G", "γ",
+        KeyCode::Char('g') => Action::Speculative(SpecAction::Gamma(-1)),
+        KeyCode::Char('G') => Action::Speculative(SpecAction::Gamma(1))),
+    bind!("A", "adaptive γ", KeyCode::Char('A') => Action::Speculative(SpecAction::Adaptive)),
+    bind!("↑ ↓", "round",
+        KeyCode::Up => Action::Speculative(SpecAction::Round(-1)),
+        KeyCode::Down => Action::Speculative(SpecAction::Round(1))),
+    bind!("← →", "token",
+        KeyCode::Left => Action::Speculative(SpecAction::Token(-1)),
+        KeyCode::Right => Action::Speculative(SpecAction::Token(1))),
+];
+
+/// The tab's registration.
+pub static TAB: TabSpec = TabSpec {
+    label: "speculative",
+    short: "spec",
+    keymaps: |_| &[KEYS, keys::COMMON],
+    draw,
+};
 
 /// The drafts `d` cycles through: prompt lookup, three early exits, the loaded draft model.
 pub fn draft_cycle(app: &App) -> Vec<DraftSpec> {
@@ -436,7 +447,7 @@ impl Widget for &SpecTabView {
 }
 
 /// Draws the speculative tab.
-pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
+pub fn draw(frame: &mut Frame, app: &App, area: Rect, _screen: &mut Screen) {
     let rows = (area.height.saturating_sub(8) / 2).max(1) as usize;
     let view = spec_tab_view(app, rows);
     frame.render_widget(&view, area);

@@ -3,13 +3,17 @@
 //! probability they were drawn with — and the selected token's id, bytes, and its rank and
 //! probability when it was generated.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyCode;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
+use crate::tui::ui::Screen;
+use crate::bind;
+use crate::tui::tabs::TabSpec;
+use crate::tui::keys::{self, Binding};
 use crate::engine::inspect::{token_rows, TokenRow};
 use crate::engine::protocol::Command;
 use crate::tui::action::Action;
@@ -27,19 +31,25 @@ pub enum TokensAction {
     Move(i64),
 }
 
-/// Keys of the tokens tab (global keys included).
-pub fn map_key(key: &KeyEvent) -> Option<Action> {
-    let t = |d| Some(Action::Tokens(TokensAction::Move(d)));
-    match key.code {
-        KeyCode::Left => t(-1),
-        KeyCode::Right => t(1),
-        KeyCode::Up => t(-10),
-        KeyCode::Down => t(10),
-        KeyCode::Home => t(i64::MIN / 2),
-        KeyCode::End => t(i64::MAX / 2),
-        _ => super::common_key(key),
-    }
-}
+/// Keys of the tokens tab.
+const KEYS: &[Binding] = &[bind!(
+    "← → ↑ ↓ home end",
+    "select a token (id, bytes; rank, p if drawn)",
+    KeyCode::Left => Action::Tokens(TokensAction::Move(-1)),
+    KeyCode::Right => Action::Tokens(TokensAction::Move(1)),
+    KeyCode::Up => Action::Tokens(TokensAction::Move(-10)),
+    KeyCode::Down => Action::Tokens(TokensAction::Move(10)),
+    KeyCode::Home => Action::Tokens(TokensAction::Move(i64::MIN / 2)),
+    KeyCode::End => Action::Tokens(TokensAction::Move(i64::MAX / 2)),
+)];
+
+/// The tab's registration.
+pub static TAB: TabSpec = TabSpec {
+    label: "tokens",
+    short: "tokens",
+    keymaps: |_| &[KEYS, keys::COMMON],
+    draw,
+};
 
 /// Applies a tokens action.
 pub fn update(app: &mut App, action: TokensAction) -> Vec<Command> {
@@ -51,7 +61,7 @@ pub fn update(app: &mut App, action: TokensAction) -> Vec<Command> {
 }
 
 /// Draws the tab.
-pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
+pub fn draw(frame: &mut Frame, app: &App, area: Rect, _screen: &mut Screen) {
     let Some(info) = app.info.clone() else { return };
     let rows = token_rows(&app.snapshot, &info);
     if rows.is_empty() {

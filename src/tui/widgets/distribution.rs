@@ -7,6 +7,8 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
+use crate::decode::spec::ThresholdKind;
+use crate::decode::stage::spec;
 use crate::decode::trace::StepTrace;
 use crate::engine::protocol::StepRecord;
 use crate::tui::app::{App, Focus};
@@ -152,6 +154,11 @@ fn record_view(app: &App, record: &StepRecord, preview: bool, rows: usize) -> Di
     }
 }
 
+/// Whether stage `name`'s threshold is a probability floor.
+fn floor(name: &str) -> bool {
+    spec(name).is_some_and(|s| s.threshold == ThresholdKind::ProbabilityFloor)
+}
+
 /// Every candidate with the cutoff markers interleaved.
 fn lines(app: &App, trace: &StepTrace) -> Vec<DistLine> {
     let mut markers: Vec<(usize, String)> = trace
@@ -160,15 +167,15 @@ fn lines(app: &App, trace: &StepTrace) -> Vec<DistLine> {
         .enumerate()
         .filter_map(|(s, stage)| {
             let rank = stage.cutoff_rank.or_else(|| {
-                let thresholded = matches!(stage.name.as_str(), "min_p" | "epsilon" | "eta");
+                let thresholded = floor(&stage.name);
                 let first = trace
                     .candidates
                     .iter()
                     .position(|c| c.removed_by == Some(s))?;
                 (thresholded && stage.threshold.is_some()).then(|| first.checked_sub(1))?
             })?;
-            let threshold = match (stage.name.as_str(), stage.threshold) {
-                ("min_p" | "epsilon" | "eta", Some(t)) => format!(" · p≥{}", text::percent(t)),
+            let threshold = match stage.threshold {
+                Some(t) if floor(&stage.name) => format!(" · p≥{}", text::percent(t)),
                 _ => String::new(),
             };
             let label = format!(

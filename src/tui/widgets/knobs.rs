@@ -6,8 +6,9 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
+use crate::decode::spec::order_summary;
 use crate::tui::app::{App, Focus};
-use crate::tui::knob::{order_summary, Knob};
+use crate::tui::knob::Knob;
 use crate::tui::{text, theme};
 
 /// One knob row.
@@ -25,7 +26,7 @@ pub struct KnobRow {
 pub struct KnobsView {
     /// The visible rows (from [`KnobsView::first`]).
     pub rows: Vec<KnobRow>,
-    /// Index in [`Knob::ALL`] of the first visible row.
+    /// Index in [`Knob::all`] of the first visible row.
     pub first: usize,
     pub focused: bool,
     /// Explanation of the selected knob and the full chain order.
@@ -41,10 +42,10 @@ pub fn knobs_view(app: &App, visible: usize) -> KnobsView {
     let visible = visible.max(1);
     let first = (app.knob + 1)
         .saturating_sub(visible)
-        .min(Knob::ALL.len().saturating_sub(visible));
+        .min(Knob::all().len().saturating_sub(visible));
     KnobsView {
         first,
-        rows: Knob::ALL
+        rows: Knob::all()
             .iter()
             .skip(first)
             .take(visible)

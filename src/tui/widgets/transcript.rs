@@ -10,6 +10,7 @@ use crate::decode::trace::StepTrace;
 use crate::tui::app::{App, Focus, TintMode};
 use crate::tui::tabs::attention;
 use crate::tui::theme;
+use crate::tui::wrap::Wrap;
 
 /// How one token is drawn.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,9 +56,8 @@ pub fn tint_score(trace: &StepTrace, mode: TintMode) -> f32 {
     score.clamp(0.0, 1.0)
 }
 
-/// The visible `height` lines of the transcript; `app.transcript` must be laid out and scrolled.
-pub fn transcript_view(app: &App, height: usize) -> TranscriptView {
-    let wrap = &app.transcript;
+/// The visible `height` lines of the transcript; `wrap` must be laid out and scrolled.
+pub fn transcript_view(app: &App, wrap: &Wrap, height: usize) -> TranscriptView {
     let steps = &app.snapshot.steps;
     // With the attention overlay, every context token is tinted by what it receives.
     let overlay = attention::overlay_scores(app);

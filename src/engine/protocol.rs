@@ -2,8 +2,10 @@
 //! renders from. The engine owns the model (tch tensors are not `Sync`); the UI only ever sees
 //! these plain values.
 
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::Sender;
 use std::sync::Arc;
+
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use serde::{Deserialize, Serialize};
 
@@ -18,8 +20,12 @@ use super::run::{RunKind, RunRequest, SpecView};
 
 /// The UI's end of the engine: commands in, events out.
 pub struct EngineHandle {
+    /// To the engine thread, which blocks on it between steps.
     pub commands: Sender<Command>,
-    pub events: Receiver<Event>,
+    /// From the engine thread: an unbounded tokio channel, so the engine (plain synchronous
+    /// code, no runtime) sends without blocking and the UI's event loop awaits it beside the
+    /// terminal's events. Closed when the engine thread ends.
+    pub events: UnboundedReceiver<Event>,
 }
 
 /// What the UI asks of the engine.

@@ -2,9 +2,11 @@
 //! reports [`Event`]s with owned snapshots. One [`Run`] is active at a time (sampling unless
 //! something else was started); bursts of knob changes collapse to the latest.
 
-use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{channel, Receiver, TryRecvError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use super::protocol::{Command, EngineHandle, Event};
 use super::run::{self, Run, RunKind, RunRequest, SampleRun};
@@ -14,7 +16,7 @@ use super::session::{EngineError, Session};
 /// UI drops its handle.
 pub fn spawn(session: Session) -> (EngineHandle, JoinHandle<()>) {
     let (cmd_tx, cmd_rx) = channel();
-    let (ev_tx, ev_rx) = channel();
+    let (ev_tx, ev_rx) = unbounded_channel();
     let join = std::thread::spawn(move || run(session, cmd_rx, ev_tx));
     (
         EngineHandle {
@@ -90,7 +92,7 @@ impl Worker {
     }
 }
 
-fn run(mut session: Session, commands: Receiver<Command>, events: Sender<Event>) {
+fn run(mut session: Session, commands: Receiver<Command>, events: UnboundedSender<Event>) {
     let send = |e: Event| events.send(e).is_ok();
     send(Event::Loaded(session.info()));
     send(Event::Knobs(Box::new(session.config().clone())));

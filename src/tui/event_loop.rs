@@ -1,14 +1,16 @@
-//! The event loop: wait briefly for input, drain all input and engine events through
-//! `update`, send the resulting commands, then draw once.
+//! The event loop, on a current-thread tokio runtime owned by the UI thread: sleep until the
+//! terminal or the engine has something, drain everything already waiting through `update`,
+//! send the resulting commands, then draw once. Nothing wakes it while nothing happens (the
+//! engine, on its own thread, drives autoplay and sends an event per step).
 
-use std::sync::mpsc::TryRecvError;
-use std::time::Duration;
+use std::io;
 
-use crossterm::event;
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures_util::{Stream, StreamExt};
 use ratatui::backend::Backend;
 use ratatui::Terminal;
 
-use crate::engine::protocol::{Command, EngineHandle};
+use crate::engine::protocol::{Command, EngineHandle, Event};
 use crate::tui::action::Action;
 use crate::tui::app::{App, Message};
 use crate::tui::keymap;
@@ -16,53 +18,54 @@ use crate::tui::ui::{draw, Screen};
 use crate::tui::update::update;
 use crate::tui::watch::EngineStopped;
 
-/// How long one turn waits for input.
-const FRAME: Duration = Duration::from_millis(16);
-
-/// Where terminal events come from: the real terminal, or a script in tests.
-pub trait Input {
-    /// Whether an event is ready within `timeout`.
-    fn poll(&mut self, timeout: Duration) -> std::io::Result<bool>;
-    /// The next event (after `poll` said one is ready).
-    fn read(&mut self) -> std::io::Result<event::Event>;
-}
-
-/// The terminal's own events.
-pub struct CrosstermInput;
-
-impl Input for CrosstermInput {
-    fn poll(&mut self, timeout: Duration) -> std::io::Result<bool> {
-        event::poll(timeout)
-    }
-
-    fn read(&mut self) -> std::io::Result<event::Event> {
-        event::read()
-    }
-}
-
 /// Run until the user quits or the terminal fails; fails with [`EngineStopped`] when the
 /// engine thread dies.
 pub fn run_loop<B: Backend>(
     terminal: &mut Terminal<B>,
     app: &mut App,
-    handle: &EngineHandle,
+    handle: &mut EngineHandle,
 ) -> color_eyre::Result<()>
 where
     B::Error: Send + Sync + 'static,
 {
-    run_loop_with(terminal, app, handle, &mut CrosstermInput)
+    run_loop_with(terminal, app, handle, EventStream::new())
 }
 
-/// [`run_loop`] reading events from `input`.
-pub fn run_loop_with<B: Backend>(
+/// [`run_loop`] reading terminal events from `input` (crossterm's [`EventStream`], or a
+/// script in tests). When `input` ends, the loop keeps serving the engine.
+pub fn run_loop_with<B, I>(
     terminal: &mut Terminal<B>,
     app: &mut App,
-    handle: &EngineHandle,
-    input: &mut dyn Input,
+    handle: &mut EngineHandle,
+    input: I,
 ) -> color_eyre::Result<()>
 where
+    B: Backend,
     B::Error: Send + Sync + 'static,
+    I: Stream<Item = io::Result<TermEvent>> + Unpin,
 {
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    runtime.block_on(turns(terminal, app, handle, input))
+}
+
+/// What woke the loop: a terminal event or an engine event (`None`: that source ended).
+enum Wake {
+    Input(Option<io::Result<TermEvent>>),
+    Engine(Option<Event>),
+}
+
+async fn turns<B, I>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    handle: &mut EngineHandle,
+    mut input: I,
+) -> color_eyre::Result<()>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+    I: Stream<Item = io::Result<TermEvent>> + Unpin,
+{
+    let mut input_open = true;
     let mut dirty = true;
     let mut screen = Screen::default();
     loop {
@@ -70,25 +73,34 @@ where
             terminal.draw(|frame| draw(frame, app, &mut screen))?;
             dirty = false;
         }
+        let mut wake = Some(tokio::select! {
+            ev = input.next(), if input_open => Wake::Input(ev),
+            ev = handle.events.recv() => Wake::Engine(ev),
+        });
         let mut commands: Vec<Command> = Vec::new();
-        let mut timeout = FRAME;
-        while input.poll(timeout)? {
-            timeout = Duration::ZERO;
-            if let Some(action) = keymap::map(app, &screen, &input.read()?) {
+        while let Some(woken) = wake {
+            let action = match woken {
+                Wake::Input(Some(ev)) => keymap::map(app, &screen, &ev?),
+                Wake::Input(None) => {
+                    input_open = false;
+                    None
+                }
+                Wake::Engine(Some(ev)) => Some(Action::Engine(ev)),
+                Wake::Engine(None) if app.quit => return Ok(()),
+                Wake::Engine(None) => return Err(EngineStopped::now().into()),
+            };
+            if let Some(action) = action {
                 commands.extend(update(app, action));
                 dirty = true;
             }
-        }
-        loop {
-            match handle.events.try_recv() {
-                Ok(ev) => {
-                    commands.extend(update(app, Action::Engine(ev)));
-                    dirty = true;
-                }
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) if app.quit => return Ok(()),
-                Err(TryRecvError::Disconnected) => return Err(EngineStopped::now().into()),
-            }
+            // Whatever else is already waiting, without sleeping. (Polled in this task, never
+            // with a dummy waker: crossterm's stream parks its wake-up on the first waker.)
+            wake = tokio::select! {
+                biased;
+                ev = input.next(), if input_open => Some(Wake::Input(ev)),
+                ev = handle.events.recv() => Some(Wake::Engine(ev)),
+                () = std::future::ready(()) => None,
+            };
         }
         commands.extend(update(app, Action::Frame));
         for command in commands {

@@ -68,7 +68,7 @@ impl Default for TuiOptions {
 /// Run the UI on the current terminal until the user quits; sends [`Command::Quit`] on exit.
 /// The terminal is restored on return, on error and on panic. If the engine thread dies, the
 /// error is one line saying why ([`watch::EngineStopped`]).
-pub fn run(handle: EngineHandle, opts: TuiOptions) -> color_eyre::Result<()> {
+pub fn run(mut handle: EngineHandle, opts: TuiOptions) -> color_eyre::Result<()> {
     // Already installed by the binary is fine.
     let _ = color_eyre::install();
     let guard = watch::PanicGuard::install(move || restore(opts.mouse));
@@ -82,7 +82,7 @@ pub fn run(handle: EngineHandle, opts: TuiOptions) -> color_eyre::Result<()> {
         app.tab = app::Tab::Crowd;
     }
     let result = setup(opts.mouse)
-        .and_then(|mut terminal| event_loop::run_loop(&mut terminal, &mut app, &handle));
+        .and_then(|mut terminal| event_loop::run_loop(&mut terminal, &mut app, &mut handle));
     restore(opts.mouse);
     drop(guard);
     if !app.quit {

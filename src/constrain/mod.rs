@@ -27,6 +27,7 @@
 //! - [`Constrainer`]: what a session owns — the token space, built at the first constrained
 //!   step, and the matcher of the constraint in force.
 
+use crate::oneline::one_line;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use llguidance::api::TopLevelGrammar;
@@ -34,21 +35,6 @@ use llguidance::toktrie::{ApproximateTokEnv, TokEnv, TokRxInfo, TokTrie};
 use llguidance::{Matcher, ParserFactory};
 
 use crate::decode::grammar::{GrammarKind, GrammarMask, GrammarSpec};
-
-/// An error message on one line (llguidance's may span several), at most 300 characters.
-fn one_line(e: impl std::fmt::Display) -> String {
-    let text = e.to_string();
-    let mut s = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ");
-    if s.chars().count() > 300 {
-        s = s.chars().take(300).collect::<String>() + "…";
-    }
-    s
-}
 
 /// The vocabulary as llguidance sees it, and the parser factory compiled for it.
 pub struct TokenSpace {

@@ -23,6 +23,7 @@ use crate::decode::stage::History;
 use crate::decode::trace::StepTrace;
 use crate::model::cache::KvCache;
 use crate::model::{ids_tensor, tensor_to_vec, ForwardOptions, HiddenWanted, Loaded, LogitsWanted};
+use crate::oneline::one_line;
 
 use super::session::{run_tokens, EngineError};
 
@@ -133,7 +134,7 @@ impl CrowdRun {
         }
         let pattern = cfg.answer_regex.as_deref().unwrap_or(DEFAULT_ANSWER_REGEX);
         let answer_re = Regex::new(pattern)
-            .map_err(|e| invalid(format!("--answer-regex {pattern:?}: {}", one_line(&e))))?;
+            .map_err(|e| invalid(format!("--answer-regex {pattern:?}: {}", one_line(e))))?;
         if prompt.is_empty() {
             return Err(invalid("the prompt has no tokens".into()));
         }
@@ -323,11 +324,4 @@ impl CrowdRun {
     pub fn shared_view(&self) -> Arc<CrowdView> {
         Arc::new(self.view())
     }
-}
-
-fn one_line(e: &impl std::fmt::Display) -> String {
-    e.to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }

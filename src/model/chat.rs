@@ -3,6 +3,7 @@
 //! `minijinja` the way Hugging Face's `apply_chat_template(..., add_generation_prompt=True)`
 //! renders it (blocks trimmed, leading block whitespace stripped, Python string methods).
 
+use crate::oneline::one_line;
 use minijinja::{context, Environment, Error, ErrorKind};
 
 /// A model's chat template.
@@ -44,10 +45,7 @@ impl ChatTemplate {
             if let Some(detail) = e.detail() {
                 msg = format!("{msg}: {detail}");
             }
-            format!(
-                "the chat template failed: {}",
-                msg.split_whitespace().collect::<Vec<_>>().join(" ")
-            )
+            format!("the chat template failed: {}", one_line(msg))
         };
         env.add_template("chat", &self.source).map_err(one_line)?;
         let tmpl = env.get_template("chat").map_err(one_line)?;

@@ -1,5 +1,6 @@
 //! Named weight tensors (Hugging Face names) loaded from a GGUF file or safetensors files.
 
+use crate::oneline::one_line;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -72,7 +73,7 @@ impl Weights {
         for f in files {
             let tensors = Tensor::read_safetensors(f).map_err(|e| ModelError::BadConfig {
                 path: f.to_path_buf(),
-                msg: format!("cannot read safetensors: {}", one_line(&e.to_string())),
+                msg: format!("cannot read safetensors: {}", one_line(e)),
             })?;
             for (name, t) in tensors {
                 map.insert(name, t.to_kind(tch::Kind::Float));
@@ -124,11 +125,6 @@ impl Weights {
         }
         Ok(files)
     }
-}
-
-/// Keeps the first line of a multi-line library error.
-pub(crate) fn one_line(s: &str) -> String {
-    s.lines().next().unwrap_or("").trim().to_string()
 }
 
 /// llama.cpp tensor names and their Hugging Face names: the whole-model ones, then the

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use half::f16;
 use insta::assert_snapshot;
-use logitscope::engine::inspect::{AttentionView, CacheView};
+use logitscope::engine::inspect::{AttentionView, CacheView, LayerReach};
 use logitscope::engine::protocol::{Command, Event};
 use logitscope::model::cache::{CachePolicy, Slot, SlotKind};
 use logitscope::model::taps::AttentionRow;
@@ -83,6 +83,7 @@ fn cache(tokens: &[String]) -> CacheView {
         evicted: n - SINKS - WINDOW,
         bytes: 98_304,
         context_len: 8192,
+        layers: vec![LayerReach::Global; 30],
     }
 }
 

@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use tch::{Kind, Tensor};
 
-use super::config::{Arch, ModelConfig};
+use super::config::{Arch, GemmaParams, ModelConfig};
 use super::error::{sanitize, ModelError};
 use super::gguf::GgufFile;
 use super::tokenizer::Tok;
-use super::weights::{gguf_name, hf_name};
+use super::weights::{gguf_name, gguf_name_gemma, hf_name, hf_name_gemma};
 
 /// Longest context accepted: the rotary tables and caches are sized by it.
 pub const MAX_CONTEXT: usize = 1 << 20;
@@ -43,17 +43,23 @@ pub struct Keys {
 impl Keys {
     /// GGUF metadata keys of architecture `arch`; `vocab_key` says whether the vocabulary size
     /// came from `{arch}.vocab_size` (else from the token list).
-    pub fn gguf(arch: &str, vocab_key: bool) -> Keys {
+    /// `key_length` says whether the head size came from `{arch}.attention.key_length` (else
+    /// it is the width divided by the head count).
+    pub fn gguf(arch: &str, vocab_key: bool, key_length: bool) -> Keys {
         let k = |s: &str| format!("{arch}.{s}");
         Keys {
             hidden: k("embedding_length"),
             heads: k("attention.head_count"),
             kv_heads: k("attention.head_count_kv"),
-            head_dim: format!(
-                "head size ({} / {})",
-                k("embedding_length"),
-                k("attention.head_count")
-            ),
+            head_dim: if key_length {
+                k("attention.key_length")
+            } else {
+                format!(
+                    "head size ({} / {})",
+                    k("embedding_length"),
+                    k("attention.head_count")
+                )
+            },
             layers: k("block_count"),
             ffn: k("feed_forward_length"),
             vocab: if vocab_key {
@@ -65,21 +71,22 @@ impl Keys {
             rope_theta: k("rope.freq_base"),
             norm_eps: k("attention.layer_norm_rms_epsilon"),
             tied: "absence of output.weight".into(),
-            derived_head_dim: true,
+            derived_head_dim: !key_length,
         }
     }
 
     /// The keys of an open GGUF file.
     pub fn for_gguf(g: &GgufFile) -> Keys {
         let arch = g.architecture().unwrap_or("");
-        Keys::gguf(arch, g.get_u64(&format!("{arch}.vocab_size")).is_some())
+        let has = |k: &str| g.get_u64(&format!("{arch}.{k}")).is_some();
+        Keys::gguf(arch, has("vocab_size"), has("attention.key_length"))
     }
 
     /// `config.json` field names of a Hugging Face model.
     pub fn hf(arch: Arch) -> Keys {
         let s = |x: &str| x.to_string();
         match arch {
-            Arch::Llama => Keys {
+            Arch::Llama | Arch::Gemma3 => Keys {
                 hidden: s("hidden_size"),
                 heads: s("num_attention_heads"),
                 kv_heads: s("num_key_value_heads"),
@@ -143,7 +150,7 @@ pub fn values(cfg: &ModelConfig, keys: &Keys, path: &Path) -> Result<(), ModelEr
             ),
         ));
     }
-    if cfg.arch == Arch::Llama && !(cfg.rope_theta.is_finite() && cfg.rope_theta > 0.0) {
+    if cfg.arch != Arch::Gpt2 && !(cfg.rope_theta.is_finite() && cfg.rope_theta > 0.0) {
         return Err(bad(
             path,
             format!("{} = {} must be positive", keys.rope_theta, cfg.rope_theta),
@@ -158,6 +165,9 @@ pub fn values(cfg: &ModelConfig, keys: &Keys, path: &Path) -> Result<(), ModelEr
             ),
         ));
     }
+    if let Some(g) = &cfg.gemma {
+        gemma_values(g, path)?;
+    }
     for id in cfg.bos_id.iter().chain(&cfg.eos_ids) {
         if *id as usize >= cfg.vocab_size {
             return Err(bad(
@@ -167,6 +177,37 @@ pub fn values(cfg: &ModelConfig, keys: &Keys, path: &Path) -> Result<(), ModelEr
                     keys.vocab, cfg.vocab_size
                 ),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// Gemma 3's extras: a window and a layer pattern of at least 1, positive constants.
+fn gemma_values(g: &GemmaParams, path: &Path) -> Result<(), ModelError> {
+    let key = |k: &str| format!("gemma3.{k}");
+    if g.window == 0 {
+        return Err(bad(
+            path,
+            format!("{} = 0 must be at least 1", key("attention.sliding_window")),
+        ));
+    }
+    if g.global_every == 0 {
+        return Err(bad(
+            path,
+            format!(
+                "{} = 0 must be at least 1",
+                key("attention.sliding_window_pattern")
+            ),
+        ));
+    }
+    let positive = [
+        (Some(g.rope_local_theta), key("rope.freq_base_swa")),
+        (g.attn_softcap, key("attn_logit_softcapping")),
+        (g.final_softcap, key("final_logit_softcapping")),
+    ];
+    for (v, k) in positive {
+        if let Some(v) = v.filter(|v| !(v.is_finite() && *v > 0.0)) {
+            return Err(bad(path, format!("{k} = {v} must be positive")));
         }
     }
     Ok(())
@@ -184,7 +225,7 @@ pub struct Declared {
 
 /// A GGUF file's tensors, checked against its configuration before dequantizing.
 pub fn gguf(g: &GgufFile, cfg: &ModelConfig, keys: &Keys, path: &Path) -> Result<(), ModelError> {
-    if cfg.arch != Arch::Llama {
+    if cfg.arch == Arch::Gpt2 {
         return Err(bad(
             path,
             "general.architecture = gpt2 is only read from Hugging Face directories, not GGUF"
@@ -200,7 +241,11 @@ pub fn gguf(g: &GgufFile, cfg: &ModelConfig, keys: &Keys, path: &Path) -> Result
             bad_type: (!t.ty.can_dequantize()).then(|| t.ty.name().to_string()),
         })
         .collect();
-    model(cfg, keys, declared, path, Naming::GGUF)
+    let naming = match cfg.arch {
+        Arch::Gemma3 => Naming::GGUF_GEMMA,
+        _ => Naming::GGUF,
+    };
+    model(cfg, keys, declared, path, naming)
 }
 
 /// The tensors of safetensors files (read from their headers only), checked against the
@@ -275,6 +320,11 @@ impl Naming {
         to_hf: hf_name,
         to_file: gguf_name,
     };
+    /// llama.cpp names of a Gemma 3 file.
+    pub const GGUF_GEMMA: Naming = Naming {
+        to_hf: hf_name_gemma,
+        to_file: gguf_name_gemma,
+    };
     /// Hugging Face names.
     pub const HF: Naming = Naming {
         to_hf: str::to_string,
@@ -310,7 +360,7 @@ pub fn model(
         _ => "",
     };
     let embed = match cfg.arch {
-        Arch::Llama => "model.embed_tokens.weight".to_string(),
+        Arch::Llama | Arch::Gemma3 => "model.embed_tokens.weight".to_string(),
         Arch::Gpt2 => format!("{prefix}wte.weight"),
     };
     // The embedding first: it pins the width and the vocabulary that everything else uses.
@@ -348,7 +398,7 @@ pub fn model(
             ),
         ));
     }
-    if cfg.arch == Arch::Llama && !cfg.head_dim.is_multiple_of(2) {
+    if cfg.arch != Arch::Gpt2 && !cfg.head_dim.is_multiple_of(2) {
         return Err(bad(
             path,
             format!(
@@ -361,13 +411,13 @@ pub fn model(
     let kv = product(cfg.kv_heads, &keys.kv_heads, cfg.head_dim, &keys.head_dim)?;
     let ffn = key(&keys.ffn, cfg.intermediate);
     let layer_prefix = match cfg.arch {
-        Arch::Llama => "model.layers.".to_string(),
+        Arch::Llama | Arch::Gemma3 => "model.layers.".to_string(),
         Arch::Gpt2 => format!("{prefix}h."),
     };
     layer_count(cfg, keys, &declared, &layer_prefix, hf, path)?;
     let mut expected: Vec<(String, Vec<Dim>)> = Vec::new();
     match cfg.arch {
-        Arch::Llama => {
+        Arch::Llama | Arch::Gemma3 => {
             expected.push(("model.norm.weight".into(), vec![hidden.clone()]));
             if !cfg.tied_embeddings {
                 expected.push(("lm_head.weight".into(), vec![vocab.clone(), hidden.clone()]));
@@ -388,8 +438,15 @@ pub fn model(
                 dims.iter().map(|d| (*d).clone()).collect(),
             ));
         };
+        if cfg.arch == Arch::Gemma3 {
+            let head = key(&keys.head_dim, cfg.head_dim);
+            t("pre_feedforward_layernorm.weight", &[&hidden]);
+            t("post_feedforward_layernorm.weight", &[&hidden]);
+            t("self_attn.q_norm.weight", &[&head]);
+            t("self_attn.k_norm.weight", &[&head]);
+        }
         match cfg.arch {
-            Arch::Llama => {
+            Arch::Llama | Arch::Gemma3 => {
                 t("input_layernorm.weight", &[&hidden]);
                 t("post_attention_layernorm.weight", &[&hidden]);
                 t("self_attn.q_proj.weight", &[&q, &hidden]);

@@ -18,8 +18,9 @@ import torch
 DEFAULT = common.REPO_ROOT / "models" / "gemma-3-270m-q4_k_m.gguf"
 MODEL_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
 WINDOW = 512
-# About 2,900 characters of the play: ~700 tokens, past the sliding window.
-LONG_TEXT = (common.REPO_ROOT / "assets" / "macbeth.txt").read_text(encoding="utf-8")[:2900]
+# The play's first 1,400 characters: ~640 tokens, past the sliding window (the cast list
+# tokenises densely), short enough to keep the Rust test's all-position logits small.
+LONG_TEXT = (common.REPO_ROOT / "assets" / "macbeth.txt").read_text(encoding="utf-8")[:1400]
 
 PROMPTS = [
     ("prose", "The capital of France is"),

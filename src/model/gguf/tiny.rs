@@ -109,8 +109,15 @@ pub fn tiny_gemma3() -> GgufWriter {
         .to_vec();
     tokens.extend((b'a'..=b'p').map(|c| char::from(c).to_string()));
     tokens.extend(["\u{2581}a".to_string(), "ab".to_string()]);
+    // Unigram scores: the two-character pieces beat their characters (-1.5 > -2).
     let scores: Vec<MetaValue> = (0..v)
-        .map(|i| MetaValue::F32(if i < 4 { -1000.0 } else { -(i as f32) / 4.0 }))
+        .map(|i| {
+            MetaValue::F32(match i {
+                0..4 => -1000.0,
+                _ if i >= v - 2 => -1.5,
+                _ => -1.0,
+            })
+        })
         .collect();
     let types = (0..v)
         .map(|i| MetaValue::I32(if i < 4 { 3 } else { 1 }))

@@ -5,23 +5,24 @@
 //! wide`), never a panic inside tch. Once [`model`] has passed, every shape the forward
 //! passes derive from the configuration matches the weights.
 
-use std::collections::HashMap;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+mod gguf;
+mod hf;
 
-use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+
 use tch::{Kind, Tensor};
 
-use super::config::{Arch, GemmaParams, ModelConfig};
+pub use gguf::gguf;
+pub use hf::safetensors;
+
+use super::config::{Arch, ModelConfig};
 use super::error::{sanitize, ModelError};
-use super::gguf::GgufFile;
 use super::tokenizer::Tok;
 use super::weights::{gguf_name, gguf_name_gemma, hf_name, hf_name_gemma};
 
 /// Longest context accepted: the rotary tables and caches are sized by it.
 pub const MAX_CONTEXT: usize = 1 << 20;
-/// Largest safetensors header read (the JSON before the data).
-const MAX_SAFETENSORS_HEADER: u64 = 100 << 20;
 
 /// The names the hyper-parameters have in the file they came from, for error messages.
 pub struct Keys {
@@ -38,84 +39,6 @@ pub struct Keys {
     tied: String,
     /// Whether the head size is the width divided by the head count (not a key of its own).
     derived_head_dim: bool,
-}
-
-impl Keys {
-    /// GGUF metadata keys of architecture `arch`; `vocab_key` says whether the vocabulary size
-    /// came from `{arch}.vocab_size` (else from the token list).
-    /// `key_length` says whether the head size came from `{arch}.attention.key_length` (else
-    /// it is the width divided by the head count).
-    pub fn gguf(arch: &str, vocab_key: bool, key_length: bool) -> Keys {
-        let k = |s: &str| format!("{arch}.{s}");
-        Keys {
-            hidden: k("embedding_length"),
-            heads: k("attention.head_count"),
-            kv_heads: k("attention.head_count_kv"),
-            head_dim: if key_length {
-                k("attention.key_length")
-            } else {
-                format!(
-                    "head size ({} / {})",
-                    k("embedding_length"),
-                    k("attention.head_count")
-                )
-            },
-            layers: k("block_count"),
-            ffn: k("feed_forward_length"),
-            vocab: if vocab_key {
-                k("vocab_size")
-            } else {
-                "length of tokenizer.ggml.tokens".into()
-            },
-            context: k("context_length"),
-            rope_theta: k("rope.freq_base"),
-            norm_eps: k("attention.layer_norm_rms_epsilon"),
-            tied: "absence of output.weight".into(),
-            derived_head_dim: !key_length,
-        }
-    }
-
-    /// The keys of an open GGUF file.
-    pub fn for_gguf(g: &GgufFile) -> Keys {
-        let arch = g.architecture().unwrap_or("");
-        let has = |k: &str| g.get_u64(&format!("{arch}.{k}")).is_some();
-        Keys::gguf(arch, has("vocab_size"), has("attention.key_length"))
-    }
-
-    /// `config.json` field names of a Hugging Face model.
-    pub fn hf(arch: Arch) -> Keys {
-        let s = |x: &str| x.to_string();
-        match arch {
-            Arch::Llama | Arch::Gemma3 => Keys {
-                hidden: s("hidden_size"),
-                heads: s("num_attention_heads"),
-                kv_heads: s("num_key_value_heads"),
-                head_dim: s("head_dim"),
-                layers: s("num_hidden_layers"),
-                ffn: s("intermediate_size"),
-                vocab: s("vocab_size"),
-                context: s("max_position_embeddings"),
-                rope_theta: s("rope_theta"),
-                norm_eps: s("rms_norm_eps"),
-                tied: s("tie_word_embeddings"),
-                derived_head_dim: false,
-            },
-            Arch::Gpt2 => Keys {
-                hidden: s("n_embd"),
-                heads: s("n_head"),
-                kv_heads: s("n_head"),
-                head_dim: s("n_embd / n_head"),
-                layers: s("n_layer"),
-                ffn: s("n_inner"),
-                vocab: s("vocab_size"),
-                context: s("n_positions"),
-                rope_theta: s("rope_theta"),
-                norm_eps: s("layer_norm_epsilon"),
-                tied: s("tie_word_embeddings"),
-                derived_head_dim: true,
-            },
-        }
-    }
 }
 
 fn bad(path: &Path, msg: String) -> ModelError {
@@ -166,7 +89,7 @@ pub fn values(cfg: &ModelConfig, keys: &Keys, path: &Path) -> Result<(), ModelEr
         ));
     }
     if let Some(g) = &cfg.gemma {
-        gemma_values(g, path)?;
+        gguf::gemma_values(g, path)?;
     }
     for id in cfg.bos_id.iter().chain(&cfg.eos_ids) {
         if *id as usize >= cfg.vocab_size {
@@ -182,37 +105,6 @@ pub fn values(cfg: &ModelConfig, keys: &Keys, path: &Path) -> Result<(), ModelEr
     Ok(())
 }
 
-/// Gemma 3's extras: a window and a layer pattern of at least 1, positive constants.
-fn gemma_values(g: &GemmaParams, path: &Path) -> Result<(), ModelError> {
-    let key = |k: &str| format!("gemma3.{k}");
-    if g.window == 0 {
-        return Err(bad(
-            path,
-            format!("{} = 0 must be at least 1", key("attention.sliding_window")),
-        ));
-    }
-    if g.global_every == 0 {
-        return Err(bad(
-            path,
-            format!(
-                "{} = 0 must be at least 1",
-                key("attention.sliding_window_pattern")
-            ),
-        ));
-    }
-    let positive = [
-        (Some(g.rope_local_theta), key("rope.freq_base_swa")),
-        (g.attn_softcap, key("attn_logit_softcapping")),
-        (g.final_softcap, key("final_logit_softcapping")),
-    ];
-    for (v, k) in positive {
-        if let Some(v) = v.filter(|v| !(v.is_finite() && *v > 0.0)) {
-            return Err(bad(path, format!("{k} = {v} must be positive")));
-        }
-    }
-    Ok(())
-}
-
 /// One tensor as the file declares it.
 pub struct Declared {
     /// The name in the file (shown in messages).
@@ -221,88 +113,6 @@ pub struct Declared {
     pub shape: Vec<u64>,
     /// The stored type's name, when it cannot be loaded.
     pub bad_type: Option<String>,
-}
-
-/// A GGUF file's tensors, checked against its configuration before dequantizing.
-pub fn gguf(g: &GgufFile, cfg: &ModelConfig, keys: &Keys, path: &Path) -> Result<(), ModelError> {
-    if cfg.arch == Arch::Gpt2 {
-        return Err(bad(
-            path,
-            "general.architecture = gpt2 is only read from Hugging Face directories, not GGUF"
-                .into(),
-        ));
-    }
-    let declared = g
-        .tensors()
-        .iter()
-        .map(|t| Declared {
-            name: t.name.clone(),
-            shape: t.dims.iter().rev().copied().collect(),
-            bad_type: (!t.ty.can_dequantize()).then(|| t.ty.name().to_string()),
-        })
-        .collect();
-    let naming = match cfg.arch {
-        Arch::Gemma3 => Naming::GGUF_GEMMA,
-        _ => Naming::GGUF,
-    };
-    model(cfg, keys, declared, path, naming)
-}
-
-/// The tensors of safetensors files (read from their headers only), checked against the
-/// configuration before any data is loaded.
-pub fn safetensors(
-    files: &[PathBuf],
-    cfg: &ModelConfig,
-    keys: &Keys,
-    dir: &Path,
-) -> Result<(), ModelError> {
-    let mut declared = Vec::new();
-    for f in files {
-        declared.extend(safetensors_header(f)?);
-    }
-    model(cfg, keys, declared, dir, Naming::HF)
-}
-
-/// Parses one safetensors header: `u64` length, then a JSON map of name to dtype and shape.
-fn safetensors_header(path: &Path) -> Result<Vec<Declared>, ModelError> {
-    let io = |source| ModelError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let corrupt = |what: String| bad(path, format!("corrupt safetensors header: {what}"));
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
-    let mut n = [0u8; 8];
-    file.read_exact(&mut n)
-        .map_err(|_| corrupt(format!("the file is only {len} bytes long")))?;
-    let n = u64::from_le_bytes(n);
-    if n > MAX_SAFETENSORS_HEADER || n > len - 8 {
-        return Err(corrupt(format!(
-            "it claims {n} bytes in a file of {len} bytes"
-        )));
-    }
-    let mut text = vec![0u8; n as usize];
-    file.read_exact(&mut text).map_err(io)?;
-    let v: Value = serde_json::from_slice(&text).map_err(|e| corrupt(e.to_string()))?;
-    let map = v
-        .as_object()
-        .ok_or_else(|| corrupt("not a JSON object".into()))?;
-    let mut out = Vec::with_capacity(map.len());
-    for (name, t) in map.iter().filter(|(k, _)| *k != "__metadata__") {
-        let shape = t["shape"]
-            .as_array()
-            .and_then(|a| a.iter().map(Value::as_u64).collect::<Option<Vec<u64>>>())
-            .ok_or_else(|| corrupt(format!("tensor {name} has no valid shape")))?;
-        let dtype = t["dtype"].as_str().unwrap_or("");
-        let bad_type =
-            (!matches!(dtype, "F32" | "F16" | "BF16" | "F64")).then(|| dtype.to_string());
-        out.push(Declared {
-            name: name.clone(),
-            shape,
-            bad_type,
-        });
-    }
-    Ok(out)
 }
 
 /// How a file names its tensors, relative to the Hugging Face names the architectures use.

@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use half::f16;
 use insta::assert_snapshot;
-use logitscope::engine::inspect::{AttentionView, CacheView};
+use logitscope::engine::inspect::{AttentionView, CacheView, LayerReach};
 use logitscope::engine::protocol::{Command, Event};
 use logitscope::model::cache::{CachePolicy, Slot, SlotKind};
 use logitscope::model::taps::AttentionRow;
 use logitscope::tui::app::{App, Tab};
 use logitscope::tui::tabs::attention::{overlay_scores, AttnAction};
-use logitscope::tui::tabs::cache::CacheAction;
+use logitscope::tui::tabs::cache::{cache_tab_view, CacheAction};
 use logitscope::tui::{update, Action};
 use tui_common::{loaded_app, screen, text};
 
@@ -83,6 +83,7 @@ fn cache(tokens: &[String]) -> CacheView {
         evicted: n - SINKS - WINDOW,
         bytes: 98_304,
         context_len: 8192,
+        layers: vec![LayerReach::Global; 30],
     }
 }
 
@@ -161,4 +162,31 @@ fn overlay_tints_the_sink_brightest() {
     assert!(scores[SINKS].is_none(), "evicted positions get no tint");
     let screen = text(&screen(&app, 120, 30));
     assert!(screen.contains("tint: attention L0 mean (o)"), "{screen}");
+}
+
+#[test]
+fn cache_tab_with_sliding_window_layers() {
+    // Gemma-like: every 6th layer global, the rest sliding (a window of 5 here, so that the
+    // 12 slots split into those every layer still sees and those only the global ones do).
+    let mut app = app(Tab::Cache);
+    let mut view = (**app.cache.view.as_ref().unwrap()).clone();
+    let s = LayerReach::Sliding { window: 5 };
+    let g = LayerReach::Global;
+    view.layers = vec![s, s, s, s, s, g, s, s, s, s, s, g];
+    update(&mut app, Action::Engine(Event::Cache(Arc::new(view))));
+    let tab = cache_tab_view(&app, 20, 40).unwrap();
+    let layers = tab.layers.as_ref().unwrap();
+    assert_eq!((layers.window, layers.global.as_slice()), (5, &[6, 12][..]));
+    // The next token takes slot 12: sliding layers see slots 8..=12.
+    let seen: Vec<(usize, Option<bool>)> = tab
+        .lines
+        .iter()
+        .map(|l| (l.cache_pos, l.in_window))
+        .collect();
+    for (slot, in_window) in seen {
+        assert_eq!(in_window, Some(slot >= 8), "slot {slot}");
+    }
+    let shown = text(&screen(&app, 120, 30));
+    assert!(shown.contains("global ×2 (layers 6, 12)"), "{shown}");
+    assert_snapshot!(shown);
 }

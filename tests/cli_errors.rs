@@ -324,3 +324,18 @@ fn help_documents_the_exit_codes() {
     );
     assert!(help.contains("1 for a failure while running"), "{help}");
 }
+
+#[test]
+fn gemma3_without_its_sliding_window_key() {
+    let dir = TempDir::new().unwrap();
+    let mut w = logitscope::model::gguf::tiny_gemma3();
+    w.remove_meta("gemma3.attention.sliding_window");
+    let path = dir.path().join("gemma.gguf");
+    w.write(&path).unwrap();
+    let p = path.display().to_string();
+    let err = fails(&["generate", "--model", &p, "--prompt", "ab"]);
+    assert!(
+        err.contains("missing metadata gemma3.attention.sliding_window"),
+        "{err}"
+    );
+}

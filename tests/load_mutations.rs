@@ -6,7 +6,9 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use logitscope::model::gguf::{tiny_llama, GgufWriter, MetaValue, TINY_VOCAB};
+use logitscope::model::gguf::{
+    tiny_gemma3, tiny_llama, GgufWriter, MetaValue, TINY_GEMMA_VOCAB, TINY_VOCAB,
+};
 use logitscope::model::quant::GgmlType;
 use logitscope::model::{self, Dtype};
 use proptest::prelude::*;
@@ -109,18 +111,33 @@ fn the_unmutated_tiny_gguf_loads_and_runs() {
 }
 
 #[test]
+fn the_unmutated_tiny_gemma_gguf_loads_and_runs() {
+    let dir = TempDir::new().unwrap();
+    let p = write(&dir, &bytes(&tiny_gemma3()));
+    assert_eq!(try_load(&p, "tiny gemma"), Outcome::Loaded);
+    let lm = model::load(&p, Dtype::F32, &mut |_, _| {}).unwrap();
+    assert_eq!(lm.model.config().vocab_size, TINY_GEMMA_VOCAB);
+}
+
+#[test]
 fn mutated_metadata_values_never_panic() {
     let dir = TempDir::new().unwrap();
-    let base = tiny_llama();
     let (mut loaded, mut rejected) = (0, 0);
-    for (key, value) in base.metadata() {
+    let seeds: [fn() -> GgufWriter; 2] = [tiny_llama, tiny_gemma3];
+    for (seed, (key, value)) in seeds.iter().flat_map(|seed| {
+        seed()
+            .metadata()
+            .to_vec()
+            .into_iter()
+            .map(move |kv| (seed, kv))
+    }) {
         let mut cases: Vec<(String, GgufWriter)> = Vec::new();
-        let mut removed = tiny_llama();
-        removed.remove_meta(key);
+        let mut removed = seed();
+        removed.remove_meta(&key);
         cases.push((format!("{key} removed"), removed));
-        for hostile in hostile_values(value) {
-            let mut w = tiny_llama();
-            w.meta(key, hostile.clone());
+        for hostile in hostile_values(&value) {
+            let mut w = seed();
+            w.meta(&key, hostile.clone());
             cases.push((format!("{key} = {hostile:?}"), w));
         }
         for (label, w) in cases {

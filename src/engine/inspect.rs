@@ -61,6 +61,19 @@ pub struct CacheView {
     pub bytes: u64,
     /// The model's context length.
     pub context_len: usize,
+    /// How each layer attends over these slots, in order (Gemma 3 interleaves sliding-window
+    /// and global layers; every other model is all global).
+    pub layers: Vec<LayerReach>,
+}
+
+/// How far back one layer's queries see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerReach {
+    /// Every slot in the cache.
+    Global,
+    /// Only the last `window` positions, the query's own included (older slots stay in the
+    /// cache for the global layers).
+    Sliding { window: usize },
 }
 
 /// The logit lens of a few consecutive steps of the current timeline.

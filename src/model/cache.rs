@@ -103,8 +103,9 @@ pub struct Slot {
     pub kind: SlotKind,
 }
 
-/// Re-rotates keys that moved left by `by` slots (the model's K-shift).
-pub(crate) type KeyShift<'a> = &'a dyn Fn(&Tensor, i64) -> Tensor;
+/// Re-rotates one layer's keys that moved left by `by` slots (the model's K-shift; the layer
+/// index picks its RoPE base).
+pub(crate) type KeyShift<'a> = &'a dyn Fn(usize, &Tensor, i64) -> Tensor;
 
 /// Keys and values of every layer for a batch of sequences.
 ///
@@ -330,11 +331,12 @@ impl KvCache {
         }
         let s = self.policy.sinks().min(len) as i64;
         let (e, keep) = (excess as i64, (len - excess) as i64 - s);
-        for l in self.layers.iter_mut().flatten() {
+        for (layer, l) in self.layers.iter_mut().enumerate() {
+            let Some(l) = l else { continue };
             let (k, v) = l.live();
             let recent_k = k.narrow(2, s + e, keep);
             let recent_k = if keep > 0 {
-                shift(&recent_k, e)
+                shift(layer, &recent_k, e)
             } else {
                 recent_k
             };

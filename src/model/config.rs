@@ -15,6 +15,36 @@ pub enum Arch {
     Llama,
     /// GPT-2: LayerNorm, learned positions, GELU MLP.
     Gpt2,
+    /// Gemma 3: pre/post norms, per-head q/k norms, scaled embeddings, GELU-tanh MLP,
+    /// interleaved sliding-window and global attention layers (GGUF only).
+    Gemma3,
+}
+
+/// Gemma 3's extras over the Llama hyper-parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GemmaParams {
+    /// Keys a sliding layer's query sees: its own position and the `window - 1` before it.
+    pub window: usize,
+    /// Every `global_every`-th layer (counting from 1) attends to the whole context; the
+    /// others slide.
+    pub global_every: usize,
+    /// RoPE base of the sliding layers (the global layers use [`ModelConfig::rope_theta`]).
+    pub rope_local_theta: f64,
+    /// Queries are scaled by `query_pre_attn_scalar^-1/2`.
+    pub query_pre_attn_scalar: f64,
+    /// Attention scores become `c·tanh(s/c)` when set (Gemma 2; Gemma 3 has none).
+    pub attn_softcap: Option<f64>,
+    /// Logits become `c·tanh(z/c)` when set (Gemma 2; Gemma 3 has none).
+    pub final_softcap: Option<f64>,
+}
+
+/// How one layer's attention reaches back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerKind {
+    /// Every earlier position.
+    Global,
+    /// Only the last `window` positions (the query's own included).
+    Sliding { window: usize },
 }
 
 /// Hyper-parameters of a causal LM.
@@ -41,6 +71,8 @@ pub struct ModelConfig {
     pub qkv_bias: bool,
     pub bos_id: Option<u32>,
     pub eos_ids: Vec<u32>,
+    /// Gemma 3's extras (`None` for the other families).
+    pub gemma: Option<GemmaParams>,
 }
 
 impl ModelConfig {
@@ -50,6 +82,7 @@ impl ModelConfig {
         let family = match arch.as_str() {
             "llama" | "qwen2" | "smollm" | "mistral" => Arch::Llama,
             "gpt2" => Arch::Gpt2,
+            "gemma3" => Arch::Gemma3,
             _ => {
                 return Err(ModelError::UnknownArch {
                     arch: sanitize(&arch),
@@ -86,7 +119,9 @@ impl ModelConfig {
             kv_heads: g
                 .get_u64(&key("attention.head_count_kv"))
                 .map_or(heads, |v| v as usize),
-            head_dim: hidden / heads.max(1),
+            head_dim: g
+                .get_u64(&key("attention.key_length"))
+                .map_or(hidden / heads.max(1), |v| v as usize),
             intermediate: need("feed_forward_length")? as usize,
             rope_theta: g
                 .get_f32(&key("rope.freq_base"))
@@ -103,6 +138,14 @@ impl ModelConfig {
                 .get_u64("tokenizer.ggml.eos_token_id")
                 .map(|v| vec![token_id(v)])
                 .unwrap_or_default(),
+            gemma: None,
+        };
+        let cfg = ModelConfig {
+            gemma: match family {
+                Arch::Gemma3 => Some(gemma_params(g, &arch, &cfg, path)?),
+                _ => None,
+            },
+            ..cfg
         };
         validate::values(&cfg, &Keys::for_gguf(g), path)?;
         Ok(cfg)
@@ -168,6 +211,7 @@ impl ModelConfig {
                     qkv_bias: arch_name.starts_with("Qwen2") || arch_name == "qwen2",
                     bos_id,
                     eos_ids,
+                    gemma: None,
                 }
             }
             Arch::Gpt2 => {
@@ -192,11 +236,24 @@ impl ModelConfig {
                     qkv_bias: true,
                     bos_id,
                     eos_ids,
+                    gemma: None,
                 }
             }
+            Arch::Gemma3 => unreachable!("no Hugging Face name maps to Gemma 3"),
         };
         validate::values(&cfg, &Keys::hf(family), path)?;
         Ok(cfg)
+    }
+
+    /// How layer `layer` attends: Gemma 3's interleaved sliding / global layers, global for
+    /// every other family.
+    pub fn layer_kind(&self, layer: usize) -> LayerKind {
+        match &self.gemma {
+            Some(g) if !(layer + 1).is_multiple_of(g.global_every.max(1)) => {
+                LayerKind::Sliding { window: g.window }
+            }
+            _ => LayerKind::Global,
+        }
     }
 
     /// Number of parameters (embeddings counted once when tied).
@@ -208,12 +265,14 @@ impl ModelConfig {
             self.layers as u64,
         );
         let head = if self.tied_embeddings { 0 } else { v * d };
+        let kv = (self.kv_heads * self.head_dim) as u64;
+        let q = (self.heads * self.head_dim) as u64;
+        let attn = d * q + 2 * d * kv + q * d;
         match self.arch {
-            Arch::Llama => {
-                let kv = (self.kv_heads * self.head_dim) as u64;
-                let q = (self.heads * self.head_dim) as u64;
-                let attn = d * q + 2 * d * kv + q * d;
-                v * d + l * (attn + 3 * d * f + 2 * d) + d + head
+            Arch::Llama => v * d + l * (attn + 3 * d * f + 2 * d) + d + head,
+            Arch::Gemma3 => {
+                let qk_norms = 2 * self.head_dim as u64;
+                v * d + l * (attn + qk_norms + 3 * d * f + 4 * d) + d + head
             }
             Arch::Gpt2 => {
                 let pos = self.context_len as u64 * d;
@@ -221,6 +280,34 @@ impl ModelConfig {
             }
         }
     }
+}
+
+/// Gemma 3's keys: the sliding window is required; llama.cpp's defaults fill the rest (every
+/// 6th layer global, local RoPE base 10,000, queries scaled by the head size, no soft-caps).
+fn gemma_params(
+    g: &GgufFile,
+    arch: &str,
+    cfg: &ModelConfig,
+    path: &Path,
+) -> Result<GemmaParams, ModelError> {
+    let key = |k: &str| format!("{arch}.{k}");
+    let window =
+        g.get_u64(&key("attention.sliding_window"))
+            .ok_or_else(|| ModelError::BadConfig {
+                path: path.to_path_buf(),
+                msg: format!("missing metadata {}", key("attention.sliding_window")),
+            })? as usize;
+    let f = |k: &str| g.get_f32(&key(k)).map(f64::from);
+    Ok(GemmaParams {
+        window,
+        global_every: g
+            .get_u64(&key("attention.sliding_window_pattern"))
+            .map_or(6, |v| v as usize),
+        rope_local_theta: f("rope.freq_base_swa").unwrap_or(10_000.0),
+        query_pre_attn_scalar: cfg.head_dim as f64,
+        attn_softcap: f("attn_logit_softcapping"),
+        final_softcap: f("final_logit_softcapping"),
+    })
 }
 
 /// A token id from a file; one too large for `u32` becomes `u32::MAX`, which validation then

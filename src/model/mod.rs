@@ -8,6 +8,7 @@ pub mod chat;
 pub mod config;
 pub mod detok;
 pub mod error;
+pub mod gemma3;
 pub mod gguf;
 pub mod gpt2;
 pub mod lens;
@@ -176,6 +177,7 @@ impl Dtype {
 pub enum Model {
     Llama(llama::Llama),
     Gpt2(gpt2::Gpt2),
+    Gemma3(gemma3::Gemma3),
 }
 
 impl Model {
@@ -184,6 +186,7 @@ impl Model {
         match self {
             Model::Llama(m) => m.config(),
             Model::Gpt2(m) => m.config(),
+            Model::Gemma3(m) => m.config(),
         }
     }
 
@@ -232,14 +235,16 @@ impl Model {
         }
         let _guard = tch::no_grad_guard();
         // Evict before running so the cache never exceeds the context.
-        let shift = |k: &Tensor, by: i64| match self {
+        let shift = |layer: usize, k: &Tensor, by: i64| match self {
             Model::Llama(m) => m.shift_keys(k, by),
+            Model::Gemma3(m) => m.shift_keys(layer, k, by),
             Model::Gpt2(_) => k.shallow_clone(),
         };
         cache.make_room(t, &shift).map_err(ModelError::Other)?;
         Ok(match self {
             Model::Llama(m) => m.forward(tokens, cache, opts),
             Model::Gpt2(m) => m.forward(tokens, cache, opts),
+            Model::Gemma3(m) => m.forward(tokens, cache, opts),
         })
     }
 
@@ -251,6 +256,7 @@ impl Model {
         match self {
             Model::Llama(m) => m.lens(rows, normed),
             Model::Gpt2(m) => m.lens(rows, normed),
+            Model::Gemma3(m) => m.lens(rows, normed),
         }
     }
 
@@ -261,6 +267,7 @@ impl Model {
         match self {
             Model::Llama(m) => m.norm(rows),
             Model::Gpt2(m) => m.norm(rows),
+            Model::Gemma3(m) => m.norm(rows),
         }
     }
 
@@ -421,6 +428,7 @@ fn build(
     progress(0.95, "building model");
     Ok(match (cfg.arch, compute) {
         (Arch::Llama, _) => Model::Llama(llama::Llama::new(cfg, w, compute)?),
+        (Arch::Gemma3, _) => Model::Gemma3(gemma3::Gemma3::new(cfg, w, compute)?),
         (Arch::Gpt2, Compute::Dense(kind)) => Model::Gpt2(gpt2::Gpt2::new(cfg, w, kind)?),
         (Arch::Gpt2, _) => {
             return Err(ModelError::Other(

@@ -70,11 +70,8 @@ impl Rope {
     }
 }
 
-/// Causal scaled dot-product attention with grouped-query heads.
-///
-/// `q`: `[B, H, T, D]`; `k`, `v`: `[B, Hkv, S, D]` where the last `T` key slots are the
-/// queries' own positions and `start = S - T`. Returns the output `[B, T, H·D]` and, when
-/// asked, the attention probabilities `[B, H, T, S]` (f32).
+/// Causal scaled dot-product attention with grouped-query heads (scores scaled by
+/// `1/sqrt(head_dim)`, no window, no soft-cap); see [`attention_with`].
 pub(crate) fn attention(
     q: &Tensor,
     k: &Tensor,
@@ -82,15 +79,61 @@ pub(crate) fn attention(
     start: i64,
     want_probs: bool,
 ) -> (Tensor, Option<Tensor>) {
+    let d = q.size().last().copied().unwrap_or(1);
+    let scores = Scores {
+        scale: 1.0 / (d as f64).sqrt(),
+        window: None,
+        softcap: None,
+    };
+    attention_with(q, k, v, start, want_probs, scores)
+}
+
+/// How attention scores are formed before the softmax.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scores {
+    /// Factor applied to `q·k`.
+    pub scale: f64,
+    /// Keys at least this many slots before the query are masked (a sliding-window layer).
+    pub window: Option<i64>,
+    /// Scores become `c·tanh(s/c)` (after scaling, before the mask).
+    pub softcap: Option<f64>,
+}
+
+/// Causal scaled dot-product attention with grouped-query heads.
+///
+/// `q`: `[B, H, T, D]`; `k`, `v`: `[B, Hkv, S, D]` where the last `T` key slots are the
+/// queries' own positions and `start = S - T`. Returns the output `[B, T, H·D]` and, when
+/// asked, the attention probabilities `[B, H, T, S]` (f32).
+pub(crate) fn attention_with(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    start: i64,
+    want_probs: bool,
+    how: Scores,
+) -> (Tensor, Option<Tensor>) {
     let (b, h, t, d) = q.size4().expect("q is [B,H,T,D]");
     let (hkv, s) = (k.size()[1], k.size()[2]);
     let rep = h / hkv;
     // Query heads sharing a KV head are contiguous, so group them without copying K/V.
     let qg = q.reshape([b, hkv, rep * t, d]);
-    let scores = qg.matmul(&k.transpose(-2, -1)).to_kind(Kind::Float) * (1.0 / (d as f64).sqrt());
-    let scores = if t > 1 {
-        let mask = Tensor::full([t, s], f64::NEG_INFINITY, (Kind::Float, tch::Device::Cpu))
-            .triu(start + 1);
+    let scores = qg.matmul(&k.transpose(-2, -1)).to_kind(Kind::Float) * how.scale;
+    let scores = match how.softcap {
+        Some(c) => (scores / c).tanh() * c,
+        None => scores,
+    };
+    let slides = how.window.is_some_and(|w| s > w);
+    let scores = if t > 1 || slides {
+        let cpu = (Kind::Int64, tch::Device::Cpu);
+        // Distance from each query (slot start + i) back to each key slot j.
+        let back = Tensor::arange_start(start, start + t, cpu).unsqueeze(1)
+            - Tensor::arange(s, cpu).unsqueeze(0);
+        let hidden = match how.window {
+            Some(w) => back.lt(0).logical_or(&back.ge(w)),
+            None => back.lt(0),
+        };
+        let mask = Tensor::zeros([t, s], (Kind::Float, tch::Device::Cpu))
+            .masked_fill(&hidden, f64::NEG_INFINITY);
         (scores.view([b, hkv, rep, t, s]) + mask).view([b, hkv, rep * t, s])
     } else {
         scores

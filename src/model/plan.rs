@@ -113,7 +113,7 @@ pub fn model_shapes(cfg: &ModelConfig) -> Vec<Shape> {
     );
     let shape = |out, inp, count| Shape { out, inp, count };
     match cfg.arch {
-        Arch::Llama => vec![
+        Arch::Llama | Arch::Gemma3 => vec![
             shape((heads + 2 * kv) * d, h, l),
             shape(h, heads * d, l),
             shape(2 * f, h, l),

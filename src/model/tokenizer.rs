@@ -30,58 +30,32 @@ pub struct Tok {
 }
 
 impl Tok {
-    /// Builds the tokenizer that a GGUF file describes (`tokenizer.ggml.model == "gpt2"`:
-    /// byte-level BPE over `tokens` + `merges`; CONTROL-type tokens are special).
+    /// Builds the tokenizer that a GGUF file describes: `tokenizer.ggml.model == "gpt2"` is
+    /// byte-level BPE over `tokens` + `merges` (CONTROL-type tokens are special); `"llama"`
+    /// in a Gemma file is SentencePiece, built as Hugging Face's GGUF converter builds
+    /// Gemma's (a Unigram over `tokens` + `scores` with byte fallback, spaces as `▁`).
     pub fn from_gguf(g: &GgufFile, path: &Path) -> Result<Self, ModelError> {
         let bad = |msg: &str| ModelError::BadConfig {
             path: path.to_path_buf(),
             msg: sanitize(msg),
         };
         let model = g.get_str("tokenizer.ggml.model").unwrap_or("");
-        if model != "gpt2" {
-            return Err(bad(&format!(
-                "tokenizer model \"{model}\" is not supported (byte-level BPE \"gpt2\" only)"
-            )));
-        }
+        let gemma = g.architecture().is_some_and(|a| a.starts_with("gemma"));
         let tokens = g
             .get_str_array("tokenizer.ggml.tokens")
             .ok_or_else(|| bad("missing tokenizer.ggml.tokens"))?;
-        let merges = g.get_str_array("tokenizer.ggml.merges").unwrap_or_default();
         let types = g
             .get_i32_array("tokenizer.ggml.token_type")
             .unwrap_or_default();
-        let vocab: serde_json::Map<String, Value> = tokens
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.to_string(), json!(i)))
-            .collect();
-        let added: Vec<Value> = tokens
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| matches!(types.get(*i), Some(3) | Some(4)))
-            .map(|(i, t)| {
-                json!({"id": i, "content": t, "single_word": false, "lstrip": false,
-                       "rstrip": false, "normalized": false, "special": types[i] == 3})
-            })
-            .collect();
-        // SmolLM2 (and most llama.cpp "smollm"/"gpt2"-style pre-tokenizers) split digits
-        // individually before the GPT-2 byte-level regex.
-        let byte_level = json!({"type": "ByteLevel", "add_prefix_space": false,
-                                "trim_offsets": true, "use_regex": true});
-        let pre = match g.get_str("tokenizer.ggml.pre").unwrap_or("default") {
-            "gpt-2" | "gpt2" => byte_level.clone(),
-            _ => json!({"type": "Sequence", "pretokenizers": [
-                {"type": "Digits", "individual_digits": true}, byte_level.clone()]}),
+        let (spec, kind) = match model {
+            "gpt2" => (bpe_spec(g, &tokens, &types), Pieces::ByteLevel),
+            "llama" if gemma => (gemma_spec(g, &tokens, path)?, Pieces::Metaspace),
+            _ => {
+                return Err(bad(&format!(
+                    "tokenizer model \"{model}\" is not supported (byte-level BPE \"gpt2\", or \"llama\" SentencePiece in a Gemma file)"
+                )))
+            }
         };
-        let spec = json!({
-            "version": "1.0", "truncation": null, "padding": null,
-            "added_tokens": added, "normalizer": null, "pre_tokenizer": pre,
-            "post_processor": null, "decoder": byte_level,
-            "model": {"type": "BPE", "dropout": null, "unk_token": null,
-                      "continuing_subword_prefix": null, "end_of_word_suffix": null,
-                      "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
-                      "vocab": vocab, "merges": merges},
-        });
         let inner = Tokenizer::from_bytes(spec.to_string().as_bytes())
             .map_err(|e| bad(&format!("cannot build tokenizer: {e}")))?;
         let add_bos = if g.get_bool("tokenizer.ggml.add_bos_token").unwrap_or(false) {
@@ -94,7 +68,7 @@ impl Tok {
             .map(|i| types.get(i) == Some(&3))
             .collect();
         Ok(Tok {
-            bytes: token_bytes(&pieces, &special, Pieces::ByteLevel),
+            bytes: token_bytes(&pieces, &special, kind),
             special,
             inner,
             add_bos,
@@ -187,6 +161,103 @@ impl Tok {
             .collect();
         escape_bytes(&bytes)
     }
+}
+
+/// A `tokenizers` spec for byte-level BPE (SmolLM2, GPT-2 style GGUF vocabularies).
+fn bpe_spec(g: &GgufFile, tokens: &[&str], types: &[i32]) -> Value {
+    let merges = g.get_str_array("tokenizer.ggml.merges").unwrap_or_default();
+    let vocab: serde_json::Map<String, Value> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.to_string(), json!(i)))
+        .collect();
+    let added: Vec<Value> = tokens
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| matches!(types.get(*i), Some(3) | Some(4)))
+        .map(|(i, t)| added_token(i, t, types[i] == 3))
+        .collect();
+    // SmolLM2 (and most llama.cpp "smollm"/"gpt2"-style pre-tokenizers) split digits
+    // individually before the GPT-2 byte-level regex.
+    let byte_level = json!({"type": "ByteLevel", "add_prefix_space": false,
+                            "trim_offsets": true, "use_regex": true});
+    let pre = match g.get_str("tokenizer.ggml.pre").unwrap_or("default") {
+        "gpt-2" | "gpt2" => byte_level.clone(),
+        _ => json!({"type": "Sequence", "pretokenizers": [
+            {"type": "Digits", "individual_digits": true}, byte_level.clone()]}),
+    };
+    json!({
+        "version": "1.0", "truncation": null, "padding": null,
+        "added_tokens": added, "normalizer": null, "pre_tokenizer": pre,
+        "post_processor": null, "decoder": byte_level,
+        "model": {"type": "BPE", "dropout": null, "unk_token": null,
+                  "continuing_subword_prefix": null, "end_of_word_suffix": null,
+                  "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
+                  "vocab": vocab, "merges": merges},
+    })
+}
+
+/// A `tokenizers` spec for Gemma's SentencePiece vocabulary, as Hugging Face's GGUF converter
+/// (`GGUFGemmaConverter`) builds it: a Unigram over the pieces and their scores with byte
+/// fallback, `<0x09>` renamed to a tab and blank pieces written with `▁`, spaces normalised
+/// to `▁`; the pad / eos / bos / unk tokens are the only added (special) tokens. The BOS is
+/// prepended by [`Tok::encode`], not by a post-processor.
+fn gemma_spec(g: &GgufFile, tokens: &[&str], path: &Path) -> Result<Value, ModelError> {
+    let scores = g
+        .get_f32_array("tokenizer.ggml.scores")
+        .filter(|s| s.len() == tokens.len())
+        .ok_or_else(|| ModelError::BadConfig {
+            path: path.to_path_buf(),
+            msg: format!(
+                "tokenizer.ggml.scores must give one score per token ({} tokens)",
+                tokens.len()
+            ),
+        })?;
+    let vocab: Vec<Value> = tokens
+        .iter()
+        .zip(&scores)
+        .map(|(&t, &s)| {
+            let piece = if t == "<0x09>" {
+                "\t".to_string()
+            } else if t.contains(' ') && t.trim().is_empty() {
+                "\u{2581}".repeat(t.chars().count())
+            } else {
+                t.to_string()
+            };
+            json!([piece, s])
+        })
+        .collect();
+    let id = |k: &str| g.get_u64(&format!("tokenizer.ggml.{k}_token_id"));
+    let mut specials: Vec<usize> = ["padding", "eos", "bos", "unknown"]
+        .iter()
+        .filter_map(|k| id(k))
+        .map(|i| i as usize)
+        .filter(|&i| i < tokens.len())
+        .collect();
+    specials.sort_unstable();
+    specials.dedup();
+    let added: Vec<Value> = specials
+        .iter()
+        .map(|&i| added_token(i, tokens[i], true))
+        .collect();
+    Ok(json!({
+        "version": "1.0", "truncation": null, "padding": null,
+        "added_tokens": added,
+        "normalizer": {"type": "Replace", "pattern": {"String": " "}, "content": "\u{2581}"},
+        "pre_tokenizer": {"type": "Split", "pattern": {"String": " "},
+                          "behavior": "MergedWithPrevious", "invert": false},
+        "post_processor": null,
+        "decoder": {"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": "\u{2581}"}, "content": " "},
+            {"type": "ByteFallback"}, {"type": "Fuse"}]},
+        "model": {"type": "Unigram", "unk_id": id("unknown"), "vocab": vocab,
+                  "byte_fallback": true},
+    }))
+}
+
+fn added_token(id: usize, content: &str, special: bool) -> Value {
+    json!({"id": id, "content": content, "single_word": false, "lstrip": false,
+           "rstrip": false, "normalized": false, "special": special})
 }
 
 /// The bytes behind every token piece.

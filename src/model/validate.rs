@@ -5,23 +5,24 @@
 //! wide`), never a panic inside tch. Once [`model`] has passed, every shape the forward
 //! passes derive from the configuration matches the weights.
 
-use std::collections::HashMap;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+mod gguf;
+mod hf;
 
-use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+
 use tch::{Kind, Tensor};
+
+pub use gguf::gguf;
+pub use hf::safetensors;
 
 use super::config::{Arch, ModelConfig};
 use super::error::{sanitize, ModelError};
-use super::gguf::GgufFile;
 use super::tokenizer::Tok;
-use super::weights::{gguf_name, hf_name};
+use super::weights::{gguf_name, gguf_name_gemma, hf_name, hf_name_gemma};
 
 /// Longest context accepted: the rotary tables and caches are sized by it.
 pub const MAX_CONTEXT: usize = 1 << 20;
-/// Largest safetensors header read (the JSON before the data).
-const MAX_SAFETENSORS_HEADER: u64 = 100 << 20;
 
 /// The names the hyper-parameters have in the file they came from, for error messages.
 pub struct Keys {
@@ -38,77 +39,6 @@ pub struct Keys {
     tied: String,
     /// Whether the head size is the width divided by the head count (not a key of its own).
     derived_head_dim: bool,
-}
-
-impl Keys {
-    /// GGUF metadata keys of architecture `arch`; `vocab_key` says whether the vocabulary size
-    /// came from `{arch}.vocab_size` (else from the token list).
-    pub fn gguf(arch: &str, vocab_key: bool) -> Keys {
-        let k = |s: &str| format!("{arch}.{s}");
-        Keys {
-            hidden: k("embedding_length"),
-            heads: k("attention.head_count"),
-            kv_heads: k("attention.head_count_kv"),
-            head_dim: format!(
-                "head size ({} / {})",
-                k("embedding_length"),
-                k("attention.head_count")
-            ),
-            layers: k("block_count"),
-            ffn: k("feed_forward_length"),
-            vocab: if vocab_key {
-                k("vocab_size")
-            } else {
-                "length of tokenizer.ggml.tokens".into()
-            },
-            context: k("context_length"),
-            rope_theta: k("rope.freq_base"),
-            norm_eps: k("attention.layer_norm_rms_epsilon"),
-            tied: "absence of output.weight".into(),
-            derived_head_dim: true,
-        }
-    }
-
-    /// The keys of an open GGUF file.
-    pub fn for_gguf(g: &GgufFile) -> Keys {
-        let arch = g.architecture().unwrap_or("");
-        Keys::gguf(arch, g.get_u64(&format!("{arch}.vocab_size")).is_some())
-    }
-
-    /// `config.json` field names of a Hugging Face model.
-    pub fn hf(arch: Arch) -> Keys {
-        let s = |x: &str| x.to_string();
-        match arch {
-            Arch::Llama => Keys {
-                hidden: s("hidden_size"),
-                heads: s("num_attention_heads"),
-                kv_heads: s("num_key_value_heads"),
-                head_dim: s("head_dim"),
-                layers: s("num_hidden_layers"),
-                ffn: s("intermediate_size"),
-                vocab: s("vocab_size"),
-                context: s("max_position_embeddings"),
-                rope_theta: s("rope_theta"),
-                norm_eps: s("rms_norm_eps"),
-                tied: s("tie_word_embeddings"),
-                derived_head_dim: false,
-            },
-            Arch::Gpt2 => Keys {
-                hidden: s("n_embd"),
-                heads: s("n_head"),
-                kv_heads: s("n_head"),
-                head_dim: s("n_embd / n_head"),
-                layers: s("n_layer"),
-                ffn: s("n_inner"),
-                vocab: s("vocab_size"),
-                context: s("n_positions"),
-                rope_theta: s("rope_theta"),
-                norm_eps: s("layer_norm_epsilon"),
-                tied: s("tie_word_embeddings"),
-                derived_head_dim: true,
-            },
-        }
-    }
 }
 
 fn bad(path: &Path, msg: String) -> ModelError {
@@ -143,7 +73,7 @@ pub fn values(cfg: &ModelConfig, keys: &Keys, path: &Path) -> Result<(), ModelEr
             ),
         ));
     }
-    if cfg.arch == Arch::Llama && !(cfg.rope_theta.is_finite() && cfg.rope_theta > 0.0) {
+    if cfg.arch != Arch::Gpt2 && !(cfg.rope_theta.is_finite() && cfg.rope_theta > 0.0) {
         return Err(bad(
             path,
             format!("{} = {} must be positive", keys.rope_theta, cfg.rope_theta),
@@ -157,6 +87,9 @@ pub fn values(cfg: &ModelConfig, keys: &Keys, path: &Path) -> Result<(), ModelEr
                 keys.norm_eps, cfg.norm_eps
             ),
         ));
+    }
+    if let Some(g) = &cfg.gemma {
+        gguf::gemma_values(g, path)?;
     }
     for id in cfg.bos_id.iter().chain(&cfg.eos_ids) {
         if *id as usize >= cfg.vocab_size {
@@ -182,84 +115,6 @@ pub struct Declared {
     pub bad_type: Option<String>,
 }
 
-/// A GGUF file's tensors, checked against its configuration before dequantizing.
-pub fn gguf(g: &GgufFile, cfg: &ModelConfig, keys: &Keys, path: &Path) -> Result<(), ModelError> {
-    if cfg.arch != Arch::Llama {
-        return Err(bad(
-            path,
-            "general.architecture = gpt2 is only read from Hugging Face directories, not GGUF"
-                .into(),
-        ));
-    }
-    let declared = g
-        .tensors()
-        .iter()
-        .map(|t| Declared {
-            name: t.name.clone(),
-            shape: t.dims.iter().rev().copied().collect(),
-            bad_type: (!t.ty.can_dequantize()).then(|| t.ty.name().to_string()),
-        })
-        .collect();
-    model(cfg, keys, declared, path, Naming::GGUF)
-}
-
-/// The tensors of safetensors files (read from their headers only), checked against the
-/// configuration before any data is loaded.
-pub fn safetensors(
-    files: &[PathBuf],
-    cfg: &ModelConfig,
-    keys: &Keys,
-    dir: &Path,
-) -> Result<(), ModelError> {
-    let mut declared = Vec::new();
-    for f in files {
-        declared.extend(safetensors_header(f)?);
-    }
-    model(cfg, keys, declared, dir, Naming::HF)
-}
-
-/// Parses one safetensors header: `u64` length, then a JSON map of name to dtype and shape.
-fn safetensors_header(path: &Path) -> Result<Vec<Declared>, ModelError> {
-    let io = |source| ModelError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let corrupt = |what: String| bad(path, format!("corrupt safetensors header: {what}"));
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
-    let mut n = [0u8; 8];
-    file.read_exact(&mut n)
-        .map_err(|_| corrupt(format!("the file is only {len} bytes long")))?;
-    let n = u64::from_le_bytes(n);
-    if n > MAX_SAFETENSORS_HEADER || n > len - 8 {
-        return Err(corrupt(format!(
-            "it claims {n} bytes in a file of {len} bytes"
-        )));
-    }
-    let mut text = vec![0u8; n as usize];
-    file.read_exact(&mut text).map_err(io)?;
-    let v: Value = serde_json::from_slice(&text).map_err(|e| corrupt(e.to_string()))?;
-    let map = v
-        .as_object()
-        .ok_or_else(|| corrupt("not a JSON object".into()))?;
-    let mut out = Vec::with_capacity(map.len());
-    for (name, t) in map.iter().filter(|(k, _)| *k != "__metadata__") {
-        let shape = t["shape"]
-            .as_array()
-            .and_then(|a| a.iter().map(Value::as_u64).collect::<Option<Vec<u64>>>())
-            .ok_or_else(|| corrupt(format!("tensor {name} has no valid shape")))?;
-        let dtype = t["dtype"].as_str().unwrap_or("");
-        let bad_type =
-            (!matches!(dtype, "F32" | "F16" | "BF16" | "F64")).then(|| dtype.to_string());
-        out.push(Declared {
-            name: name.clone(),
-            shape,
-            bad_type,
-        });
-    }
-    Ok(out)
-}
-
 /// How a file names its tensors, relative to the Hugging Face names the architectures use.
 #[derive(Clone, Copy)]
 pub struct Naming {
@@ -274,6 +129,11 @@ impl Naming {
     pub const GGUF: Naming = Naming {
         to_hf: hf_name,
         to_file: gguf_name,
+    };
+    /// llama.cpp names of a Gemma 3 file.
+    pub const GGUF_GEMMA: Naming = Naming {
+        to_hf: hf_name_gemma,
+        to_file: gguf_name_gemma,
     };
     /// Hugging Face names.
     pub const HF: Naming = Naming {
@@ -310,7 +170,7 @@ pub fn model(
         _ => "",
     };
     let embed = match cfg.arch {
-        Arch::Llama => "model.embed_tokens.weight".to_string(),
+        Arch::Llama | Arch::Gemma3 => "model.embed_tokens.weight".to_string(),
         Arch::Gpt2 => format!("{prefix}wte.weight"),
     };
     // The embedding first: it pins the width and the vocabulary that everything else uses.
@@ -348,7 +208,7 @@ pub fn model(
             ),
         ));
     }
-    if cfg.arch == Arch::Llama && !cfg.head_dim.is_multiple_of(2) {
+    if cfg.arch != Arch::Gpt2 && !cfg.head_dim.is_multiple_of(2) {
         return Err(bad(
             path,
             format!(
@@ -361,13 +221,13 @@ pub fn model(
     let kv = product(cfg.kv_heads, &keys.kv_heads, cfg.head_dim, &keys.head_dim)?;
     let ffn = key(&keys.ffn, cfg.intermediate);
     let layer_prefix = match cfg.arch {
-        Arch::Llama => "model.layers.".to_string(),
+        Arch::Llama | Arch::Gemma3 => "model.layers.".to_string(),
         Arch::Gpt2 => format!("{prefix}h."),
     };
     layer_count(cfg, keys, &declared, &layer_prefix, hf, path)?;
     let mut expected: Vec<(String, Vec<Dim>)> = Vec::new();
     match cfg.arch {
-        Arch::Llama => {
+        Arch::Llama | Arch::Gemma3 => {
             expected.push(("model.norm.weight".into(), vec![hidden.clone()]));
             if !cfg.tied_embeddings {
                 expected.push(("lm_head.weight".into(), vec![vocab.clone(), hidden.clone()]));
@@ -388,8 +248,15 @@ pub fn model(
                 dims.iter().map(|d| (*d).clone()).collect(),
             ));
         };
+        if cfg.arch == Arch::Gemma3 {
+            let head = key(&keys.head_dim, cfg.head_dim);
+            t("pre_feedforward_layernorm.weight", &[&hidden]);
+            t("post_feedforward_layernorm.weight", &[&hidden]);
+            t("self_attn.q_norm.weight", &[&head]);
+            t("self_attn.k_norm.weight", &[&head]);
+        }
         match cfg.arch {
-            Arch::Llama => {
+            Arch::Llama | Arch::Gemma3 => {
                 t("input_layernorm.weight", &[&hidden]);
                 t("post_attention_layernorm.weight", &[&hidden]);
                 t("self_attn.q_proj.weight", &[&q, &hidden]);

@@ -38,14 +38,18 @@ impl Weights {
         cfg: &ModelConfig,
         progress: &mut dyn FnMut(f32),
     ) -> Result<Self, ModelError> {
-        if cfg.arch != Arch::Llama {
-            return Err(ModelError::Other(
-                "GGUF loading supports llama-family models; use a Hugging Face directory for GPT-2"
-                    .into(),
-            ));
-        }
+        let to_hf = match cfg.arch {
+            Arch::Llama => hf_name,
+            Arch::Gemma3 => hf_name_gemma,
+            Arch::Gpt2 => {
+                return Err(ModelError::Other(
+                    "GGUF loading supports llama-family and Gemma 3 models; use a Hugging Face directory for GPT-2"
+                        .into(),
+                ))
+            }
+        };
         // llama.cpp permutes Q/K rows only for the `llama` architecture (interleaved RoPE);
-        // others (qwen2...) are stored in Hugging Face order already.
+        // others (qwen2, gemma3...) are stored in Hugging Face order already.
         let permuted = g.architecture() == Some("llama");
         let infos = g.tensors();
         let mut map = HashMap::with_capacity(infos.len());
@@ -53,7 +57,7 @@ impl Weights {
             let (data, shape) = g.dequantize(&info.name)?;
             let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
             let t = Tensor::from_slice(&data).view(shape.as_slice());
-            let hf = hf_name(&info.name);
+            let hf = to_hf(&info.name);
             let t = if permuted && hf.ends_with("q_proj.weight") {
                 unpermute(&t, cfg.heads)?
             } else if permuted && hf.ends_with("k_proj.weight") {
@@ -149,21 +153,54 @@ const LAYER_NAMES: [(&str, &str); 12] = [
     ("ffn_down.weight", "mlp.down_proj.weight"),
 ];
 
+/// Gemma's per-layer names, looked up before [`LAYER_NAMES`]: its `ffn_norm` is the norm
+/// before the MLP, and it has norms after attention and after the MLP, and per-head q/k norms.
+/// (llama.cpp stores Gemma's norm weights as `1 + w`, the factor Gemma multiplies by.)
+const GEMMA_LAYER_NAMES: [(&str, &str); 5] = [
+    ("ffn_norm.weight", "pre_feedforward_layernorm.weight"),
+    (
+        "post_attention_norm.weight",
+        "post_attention_layernorm.weight",
+    ),
+    ("post_ffw_norm.weight", "post_feedforward_layernorm.weight"),
+    ("attn_q_norm.weight", "self_attn.q_norm.weight"),
+    ("attn_k_norm.weight", "self_attn.k_norm.weight"),
+];
+
 /// A llama.cpp tensor name as its Hugging Face name (unknown names unchanged).
 pub(crate) fn hf_name(gguf: &str) -> String {
-    rename(gguf, "blk.", "model.layers.", |(g, h)| (g, h))
+    rename(gguf, "blk.", "model.layers.", &[&LAYER_NAMES], |(g, h)| {
+        (g, h)
+    })
 }
 
 /// A Hugging Face tensor name as its llama.cpp name (unknown names unchanged).
 pub(crate) fn gguf_name(hf: &str) -> String {
-    rename(hf, "model.layers.", "blk.", |(g, h)| (h, g))
+    rename(hf, "model.layers.", "blk.", &[&LAYER_NAMES], |(g, h)| {
+        (h, g)
+    })
 }
+
+/// [`hf_name`] for a Gemma 3 file.
+pub(crate) fn hf_name_gemma(gguf: &str) -> String {
+    let tables: [&[_]; 2] = [&GEMMA_LAYER_NAMES, &LAYER_NAMES];
+    rename(gguf, "blk.", "model.layers.", &tables, |(g, h)| (g, h))
+}
+
+/// [`gguf_name`] for a Gemma 3 file.
+pub(crate) fn gguf_name_gemma(hf: &str) -> String {
+    let tables: [&[_]; 2] = [&GEMMA_LAYER_NAMES, &LAYER_NAMES];
+    rename(hf, "model.layers.", "blk.", &tables, |(g, h)| (h, g))
+}
+
+type NamePair = (&'static str, &'static str);
 
 fn rename(
     name: &str,
     from_layer: &str,
     to_layer: &str,
-    dir: fn((&'static str, &'static str)) -> (&'static str, &'static str),
+    tables: &[&[NamePair]],
+    dir: fn(NamePair) -> NamePair,
 ) -> String {
     if let Some((_, to)) = GLOBAL_NAMES.into_iter().map(dir).find(|(f, _)| *f == name) {
         return to.into();
@@ -172,8 +209,9 @@ fn rename(
         .strip_prefix(from_layer)
         .and_then(|r| r.split_once('.'))
     {
-        let part = LAYER_NAMES
-            .into_iter()
+        let part = tables
+            .iter()
+            .flat_map(|t| t.iter().copied())
             .map(dir)
             .find(|(f, _)| *f == part)
             .map_or(part, |(_, t)| t);

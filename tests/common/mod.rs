@@ -6,6 +6,7 @@
 //! requirement fails the test instead.
 #![allow(dead_code)]
 
+pub mod parity;
 pub mod stats;
 
 use std::io::Write;
@@ -32,6 +33,25 @@ pub fn default_model() -> Option<PathBuf> {
         Some(p)
     } else {
         skip(&format!("{} is absent (run scripts/setup.sh)", p.display()));
+        None
+    }
+}
+
+/// File name of Gemma 3 270M, installed by `scripts/setup.sh --model gemma3-270m`.
+pub const GEMMA3_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
+
+/// Gemma 3 270M under `models/`, or `None` after [`skip`] when absent.
+pub fn gemma_model() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(GEMMA3_FILE);
+    if p.exists() {
+        Some(p)
+    } else {
+        skip(&format!(
+            "{} is absent (run scripts/setup.sh --model gemma3-270m)",
+            p.display()
+        ));
         None
     }
 }

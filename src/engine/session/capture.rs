@@ -2,11 +2,12 @@
 //! chunks the policy allows, capturing every query's row, and the views for the UI.
 
 use crate::model::cache::{CachePolicy, KvCache};
+use crate::model::config::LayerKind;
 use crate::model::error::ModelError;
 use crate::model::taps::{capture_rows, AttentionTrail};
 use crate::model::{ids_tensor, tensor_to_vec, ForwardOptions, HiddenWanted, LogitsWanted, Model};
 
-use super::super::inspect::{AttentionView, CacheView};
+use super::super::inspect::{AttentionView, CacheView, LayerReach};
 use super::{EngineError, Session};
 
 /// Query rows per forward while capturing (bounds the capture's memory).
@@ -176,13 +177,20 @@ impl Session {
             .iter()
             .map(|s| tokens.get(s.position).copied().unwrap_or(0))
             .collect();
+        let cfg = self.lm.model.config();
         CacheView {
             policy: self.cache.policy(),
             tokens: self.texts(&ids),
             slots,
             evicted: self.cache.evicted(),
             bytes: self.cache.bytes(),
-            context_len: self.lm.model.config().context_len,
+            context_len: cfg.context_len,
+            layers: (0..cfg.layers)
+                .map(|l| match cfg.layer_kind(l) {
+                    LayerKind::Global => LayerReach::Global,
+                    LayerKind::Sliding { window } => LayerReach::Sliding { window },
+                })
+                .collect(),
         }
     }
 

@@ -6,7 +6,7 @@ use tch::{Kind, Tensor};
 
 use super::{CachePolicy, KvCache, SlotKind};
 
-fn shift(k: &Tensor, by: i64) -> Tensor {
+fn shift(_layer: usize, k: &Tensor, by: i64) -> Tensor {
     k - by as f64
 }
 

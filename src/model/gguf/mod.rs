@@ -20,7 +20,7 @@ mod tests;
 mod tiny;
 mod writer;
 
-pub use tiny::{tiny_llama, TINY_HIDDEN, TINY_VOCAB};
+pub use tiny::{tiny_gemma3, tiny_llama, TINY_GEMMA_VOCAB, TINY_HIDDEN, TINY_VOCAB};
 pub use writer::GgufWriter;
 
 use parse::parse;

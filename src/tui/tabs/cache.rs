@@ -12,11 +12,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 use ratatui::Frame;
 
-use crate::tui::ui::Screen;
 use crate::bind;
-use crate::tui::tabs::TabSpec;
+use crate::engine::inspect::{CacheView, LayerReach};
 use crate::tui::keys::{self, Binding};
-use crate::engine::inspect::CacheView;
+use crate::tui::tabs::TabSpec;
+use crate::tui::ui::Screen;
 use crate::engine::protocol::Command;
 use crate::model::cache::{CachePolicy, SlotKind};
 use crate::tui::action::Action;
@@ -133,6 +133,20 @@ pub struct SlotLine {
     pub token: String,
     /// Attention it receives from the selected step (`None`: not captured).
     pub mass: Option<f32>,
+    /// With sliding-window layers: whether the next query's sliding layers still see this
+    /// slot (`false`: only the global layers do). `None` when every layer is global.
+    pub in_window: Option<bool>,
+}
+
+/// The layers line of a model with sliding-window layers: one cell per layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayersLine {
+    /// Per layer: `true` for a sliding layer.
+    pub sliding: Vec<bool>,
+    /// The window of the sliding layers.
+    pub window: usize,
+    /// 1-based numbers of the global layers.
+    pub global: Vec<usize>,
 }
 
 /// What the cache tab shows.
@@ -148,6 +162,33 @@ pub struct CacheTabView {
     /// The slot table from the scroll position.
     pub lines: Vec<SlotLine>,
     pub attention: String,
+    /// Which layers slide and which attend globally (`None`: all global).
+    pub layers: Option<LayersLine>,
+}
+
+/// The layers line when some layer slides (Gemma 3): the smallest window and the global
+/// layers.
+fn layers_line(layers: &[LayerReach]) -> Option<LayersLine> {
+    let window = layers
+        .iter()
+        .filter_map(|l| match l {
+            LayerReach::Sliding { window } => Some(*window),
+            LayerReach::Global => None,
+        })
+        .min()?;
+    Some(LayersLine {
+        sliding: layers
+            .iter()
+            .map(|l| matches!(l, LayerReach::Sliding { .. }))
+            .collect(),
+        window,
+        global: layers
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| **l == LayerReach::Global)
+            .map(|(i, _)| i + 1)
+            .collect(),
+    })
 }
 
 /// The tab's view, with `rows` table rows and a strip of at most `strip` slots (the sinks
@@ -165,6 +206,9 @@ pub fn cache_tab_view(app: &App, rows: usize, strip: usize) -> Option<CacheTabVi
         .iter()
         .filter(|s| s.kind == SlotKind::Sink)
         .count();
+    let layers = layers_line(&view.layers);
+    // The next token takes slot `n`; a sliding layer sees slots `n - window + 1 ..= n`.
+    let n = view.slots.len();
     let lines = view
         .slots
         .iter()
@@ -177,6 +221,7 @@ pub fn cache_tab_view(app: &App, rows: usize, strip: usize) -> Option<CacheTabVi
             kind: s.kind,
             token: t.clone(),
             mass: mass(s.position),
+            in_window: layers.as_ref().map(|l| n - s.cache_pos < l.window),
         })
         .collect();
     Some(CacheTabView {
@@ -206,6 +251,7 @@ pub fn cache_tab_view(app: &App, rows: usize, strip: usize) -> Option<CacheTabVi
             ),
             _ => "attention: capture off (c on the attention tab) or no step selected".into(),
         },
+        layers,
     })
 }
 
@@ -244,15 +290,17 @@ impl Widget for &CacheTabView {
                 theme::dim(),
             ),
         ]);
-        let mut lines = vec![
-            Line::raw(self.summary.clone()),
-            Line::from(strip),
-            legend,
-            Line::styled(
-                " slot   pos  kind    token            attention",
-                theme::dim(),
-            ),
-        ];
+        let mut lines = vec![Line::raw(self.summary.clone()), Line::from(strip), legend];
+        if let Some(layers) = &self.layers {
+            lines.push(layers_spans(layers));
+        }
+        lines.push(Line::styled(
+            match self.layers {
+                Some(_) => " slot   pos  kind    seen by  token            attention",
+                None => " slot   pos  kind    token            attention",
+            },
+            theme::dim(),
+        ));
         for l in &self.lines {
             let kind = match l.kind {
                 SlotKind::Sink => "sink  ",
@@ -261,11 +309,17 @@ impl Widget for &CacheTabView {
             let bar = l.mass.map_or(String::from("-"), |m| {
                 format!("{} {:.3}", text::hbar(m, 20), m)
             });
-            lines.push(Line::from(vec![
+            let mut spans = vec![
                 Span::raw(format!("{:>5} {:>5}  ", l.cache_pos, l.position)),
                 Span::styled(kind, kind_style(l.kind)),
-                Span::raw(format!("  {} {bar}", text::cell(&l.token, 16))),
-            ]));
+            ];
+            match l.in_window {
+                Some(true) => spans.push(Span::raw("  all    ")),
+                Some(false) => spans.push(Span::styled("  global ", theme::dim())),
+                None => {}
+            }
+            spans.push(Span::raw(format!("  {} {bar}", text::cell(&l.token, 16))));
+            lines.push(Line::from(spans));
         }
         Paragraph::new(lines)
             .wrap(ratatui::widgets::Wrap { trim: false })
@@ -274,9 +328,37 @@ impl Widget for &CacheTabView {
     }
 }
 
+/// `layers ▒▒▒▒▒█… ▒ sliding (window W) ×n · █ global ×m (layers a, b, c)`.
+fn layers_spans(l: &LayersLine) -> Line<'static> {
+    let mut spans = vec![Span::raw("layers ")];
+    for &sliding in &l.sliding {
+        spans.push(match sliding {
+            true => Span::styled("▒", theme::dim()),
+            false => Span::styled("█", kind_style(SlotKind::Recent)),
+        });
+    }
+    let global: Vec<String> = l.global.iter().map(usize::to_string).collect();
+    spans.push(Span::styled(
+        format!(
+            "  ▒ sliding (window {}) ×{} · █ global ×{} (layers {}) · sliding layers see slots marked all",
+            l.window,
+            l.sliding.len() - l.global.len(),
+            l.global.len(),
+            global.join(", ")
+        ),
+        theme::dim(),
+    ));
+    Line::from(spans)
+}
+
 /// Draws the cache tab.
 pub fn draw(frame: &mut Frame, app: &App, area: Rect, _screen: &mut Screen) {
-    let rows = area.height.saturating_sub(7) as usize;
+    let sliding = app.cache.view.as_ref().is_some_and(|v| {
+        v.layers
+            .iter()
+            .any(|l| matches!(l, LayerReach::Sliding { .. }))
+    });
+    let rows = area.height.saturating_sub(7 + u16::from(sliding)) as usize;
     let strip = area.width.saturating_sub(40) as usize;
     match cache_tab_view(app, rows, strip) {
         Some(view) => frame.render_widget(&view, area),

@@ -8,4 +8,5 @@ pub mod constrain;
 pub mod decode;
 pub mod engine;
 pub mod model;
+pub mod steer;
 pub mod tui;

@@ -11,6 +11,7 @@ mod crowd;
 mod generate;
 mod inspect;
 mod ppl;
+mod probe;
 mod replay;
 mod speculative;
 mod tui;
@@ -58,6 +59,8 @@ enum Cmd {
     Inspect(inspect::InspectArgs),
     /// Regenerate a session saved from the TUI and report the first divergence, if any.
     Replay(replay::ReplayArgs),
+    /// Attribute probes for FUDGE and RAD: `probe train --data FILE.jsonl --out FILE`.
+    Probe(probe::ProbeArgs),
 }
 
 /// A user-facing failure: a one-line message and an exit code.
@@ -134,6 +137,7 @@ pub fn main() -> ExitCode {
         Some(Cmd::Ppl(a)) => ppl::run(a),
         Some(Cmd::Inspect(a)) => inspect::run(a),
         Some(Cmd::Replay(a)) => replay::run(a),
+        Some(Cmd::Probe(a)) => probe::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -24,6 +24,7 @@ pub mod sampler;
 pub mod select;
 pub mod speculative;
 pub mod stage;
+pub mod steer;
 pub mod trace;
 pub mod truncate;
 pub mod typical;

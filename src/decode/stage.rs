@@ -6,14 +6,16 @@ use super::contrast::{Dola, Signals};
 use super::error::DecodeError;
 use super::math::best_of;
 use super::trace::{StageDetail, StageTrace};
-use super::{bans, contrast, edit, grammar, penalties, truncate, typical};
+use super::{bans, contrast, edit, grammar, penalties, steer, truncate, typical};
 
 /// Every stage name, as used in `--samplers` and [`SamplerConfig::order`].
-pub const STAGE_NAMES: [&str; 15] = [
+pub const STAGE_NAMES: [&str; 17] = [
     "dola",
     "contrast",
     "ensemble",
     "grammar",
+    "fudge",
+    "rad",
     "logit_bias",
     "penalties",
     "no_repeat_ngram",
@@ -31,7 +33,8 @@ pub const STAGE_NAMES: [&str; 15] = [
 /// logits, as Hugging Face's DoLa does before its processors), then the grammar constraint
 /// (a hard mask: every later stage, truncation included, then works on allowed tokens only,
 /// so top-k keeps the k best *allowed* tokens and no cutoff can leave only forbidden ones),
-/// then Hugging Face `generate`'s `LogitsProcessorList` order.
+/// then the steering stages (FUDGE, RAD: they rescore the top candidates of the model's own
+/// distribution, as the papers do, before any penalty or truncation), then Hugging Face `generate`'s `LogitsProcessorList` order.
 ///
 /// Processors that edit or forbid logits come first (sequence bias, repetition penalty,
 /// no-repeat n-gram, bad words), then temperature, then the truncation warpers in HF's order
@@ -39,7 +42,7 @@ pub const STAGE_NAMES: [&str; 15] = [
 /// the model's), and truncation must see the tempered distribution it will sample from.
 /// llama.cpp's default chain is the same shape (penalties, ..., top-k, typical, top-p, min-p,
 /// temperature last, which differs only in where temperature sits).
-pub const DEFAULT_ORDER: [&str; 15] = STAGE_NAMES;
+pub const DEFAULT_ORDER: [&str; 17] = STAGE_NAMES;
 
 /// The token sequence a step continues: prompt then generated ids, and the model-side
 /// signals the contrast stages read.
@@ -138,6 +141,18 @@ pub fn build_stage(name: &str, cfg: &SamplerConfig) -> Result<Option<Box<dyn Sta
             .grammar
             .clone()
             .map(|spec| Box::new(grammar::Grammar { spec }) as Box<dyn Stage>),
+        "fudge" => cfg.fudge.clone().map(|knobs| {
+            Box::new(steer::Steer {
+                kind: steer::SteerKind::Fudge,
+                knobs,
+            }) as Box<dyn Stage>
+        }),
+        "rad" => cfg.rad.clone().map(|knobs| {
+            Box::new(steer::Steer {
+                kind: steer::SteerKind::Rad,
+                knobs,
+            }) as Box<dyn Stage>
+        }),
         "logit_bias" => (!cfg.logit_bias.is_empty())
             .then(|| Box::new(edit::LogitBias::new(&cfg.logit_bias)) as Box<dyn Stage>),
         "penalties" => {

@@ -28,6 +28,10 @@ pub enum Knob {
     Mode,
     Seed,
     Order,
+    /// FUDGE's λ (with a probe given at launch, `--fudge`).
+    FudgeLambda,
+    /// RAD's β (with a reward given at launch, `--reward`).
+    RewardBeta,
 }
 
 /// The amateur layer contrastive decoding starts from when switched on in the TUI.
@@ -38,7 +42,7 @@ const LOG_LADDER: [f32; 9] = [1e-5, 3e-5, 1e-4, 3e-4, 6e-4, 1e-3, 2e-3, 4e-3, 9e
 
 impl Knob {
     /// Every knob, in panel order.
-    pub const ALL: [Knob; 18] = [
+    pub const ALL: [Knob; 20] = [
         Knob::Temperature,
         Knob::TopK,
         Knob::TopP,
@@ -57,6 +61,8 @@ impl Knob {
         Knob::Mode,
         Knob::Seed,
         Knob::Order,
+        Knob::FudgeLambda,
+        Knob::RewardBeta,
     ];
 
     /// Short label for the panel.
@@ -80,6 +86,8 @@ impl Knob {
             Knob::Mode => "mode",
             Knob::Seed => "seed",
             Knob::Order => "order",
+            Knob::FudgeLambda => "fudge λ",
+            Knob::RewardBeta => "reward β",
         }
     }
 
@@ -104,6 +112,8 @@ impl Knob {
             Knob::Mode => "greedy takes the top final token",
             Knob::Seed => "seed of the sampling RNG",
             Knob::Order => "+/- moves temperature through the chain",
+            Knob::FudgeLambda => "FUDGE: + λ·log P(attribute) on the top-k (--fudge)",
+            Knob::RewardBeta => "RAD: + β·reward on the top-k (--reward)",
         }
     }
 
@@ -126,6 +136,8 @@ impl Knob {
             Knob::PenaltyAlpha => c.contrastive_search().is_some(),
             Knob::Mode => c.greedy,
             Knob::Seed | Knob::Order => true,
+            Knob::FudgeLambda => c.fudge.is_some(),
+            Knob::RewardBeta => c.rad.is_some(),
         }
     }
 
@@ -156,6 +168,8 @@ impl Knob {
             Knob::Mode => if c.greedy { "greedy" } else { "sample" }.to_string(),
             Knob::Seed => c.seed.to_string(),
             Knob::Order => order_summary(&c.order),
+            Knob::FudgeLambda => opt(c.fudge.as_ref(), |k| format!("{:.2}", k.weight)),
+            Knob::RewardBeta => opt(c.rad.as_ref(), |k| format!("{:.1}", k.weight)),
         }
     }
 
@@ -244,6 +258,17 @@ impl Knob {
                 }
             }
             Knob::Order => move_temperature(&mut c.order, up),
+            // Steering needs a probe or reward named at launch; without one these do nothing.
+            Knob::FudgeLambda => {
+                if let Some(k) = c.fudge.as_mut() {
+                    k.weight = step(k.weight, 0.25, -5.0, 20.0);
+                }
+            }
+            Knob::RewardBeta => {
+                if let Some(k) = c.rad.as_mut() {
+                    k.weight = step(k.weight, 1.0, -50.0, 100.0);
+                }
+            }
         }
     }
 
@@ -299,6 +324,14 @@ impl Knob {
                 None
             }
             Knob::Seed | Knob::Order => None,
+            Knob::FudgeLambda => c
+                .fudge
+                .as_mut()
+                .and_then(|k| neutral(&mut k.weight, 0.0, remembered, 1.0)),
+            Knob::RewardBeta => c
+                .rad
+                .as_mut()
+                .and_then(|k| neutral(&mut k.weight, 0.0, remembered, 10.0)),
         }
     }
 }

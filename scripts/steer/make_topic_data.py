@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds the shipped FUDGE/RAD attribute: labelled prefixes of the model's own samples.
 
-1. Samples continuations from SmolLM2-135M-Instruct itself (`logitscope generate --samples 16
+1. Samples continuations from SmolLM2-135M-Instruct itself (`logitscope generate --samples 32
    --json`, temperature 1, top-k 50, 32 tokens) for each prompt below and several seeds.
 2. Labels each sample 1 when its continuation mentions a science word (scripts/steer/topic.py),
    else 0 -- FUDGE's topic-control setting: the classifier predicts, from a prefix, whether
@@ -11,7 +11,7 @@
 4. Trains the probe: `logitscope probe train --data assets/probes/science.jsonl --out
    assets/probes/science.probe.json --attribute science`.
 
-Usage: scripts/steer/make_topic_data.py [--bin target/release/logitscope] [--seeds 4]
+Usage: scripts/steer/make_topic_data.py [--bin target/release/logitscope] [--seeds 1] [--rows 32]
 """
 import argparse
 import json
@@ -54,8 +54,8 @@ def prefixes(prompt, text):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="target/release/logitscope")
-    ap.add_argument("--seeds", type=int, default=4)
-    ap.add_argument("--rows", type=int, default=16)
+    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--rows", type=int, default=32)
     ap.add_argument("--out", default="assets/probes/science.jsonl")
     a = ap.parse_args()
     os.makedirs(os.path.dirname(a.out), exist_ok=True)

@@ -50,7 +50,7 @@ struct TrainArgs {
         allow_hyphen_values = true
     )]
     l2: f64,
-    /// Train on every example (no held-out fifth).
+    /// Train on every example (no held-out last fifth).
     #[arg(long)]
     no_holdout: bool,
 }

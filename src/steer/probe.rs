@@ -47,7 +47,7 @@ pub struct TrainReport {
     pub positives: usize,
     /// Accuracy on the training set.
     pub accuracy: f32,
-    /// Accuracy on the held-out fifth (every fifth example), when trained with one.
+    /// Accuracy on the held-out last fifth of the examples, when trained with one.
     pub heldout_accuracy: Option<f32>,
     /// Mean log-loss on the training set.
     pub loss: f32,

@@ -74,7 +74,10 @@ fn attribute_tint_reads_the_chosen_tokens_probe_score() {
     let rec = &app.snapshot.steps[app.selected.unwrap()];
     assert!((tint_score(&rec.trace, TintMode::Attribute) - 0.9).abs() < 1e-5);
     // A step without steering tints as 0.
-    assert_eq!(tint_score(&app.snapshot.steps[0].trace, TintMode::Attribute), 0.0);
+    assert_eq!(
+        tint_score(&app.snapshot.steps[0].trace, TintMode::Attribute),
+        0.0
+    );
     assert_eq!(TintMode::Rank.next(), TintMode::Attribute);
 }
 

@@ -30,6 +30,18 @@ pub fn rows_at_layer(model: &Model, hidden: &Tensor, layer: usize) -> Vec<Vec<f3
         .collect()
 }
 
+/// The feature at `layer` of one position's stored streams (`(L + 1) · d` floats, the
+/// embedding output first), as [`rows_at_layer`] computes it.
+pub fn stream_feature(model: &Model, streams: &[f32], layer: usize) -> Vec<f32> {
+    let d = model.config().hidden;
+    let row = Tensor::from_slice(&streams[layer * d..(layer + 1) * d]).view([1, d as i64]);
+    if layer == model.config().layers {
+        tensor_to_vec(&model.final_norm(&row))
+    } else {
+        tensor_to_vec(&row)
+    }
+}
+
 /// The feature of the text `ids` (at its last position), from a fresh cache.
 pub fn prefix_feature(model: &Model, ids: &[u32], layer: usize) -> Result<Vec<f32>, ModelError> {
     let mut cache = model.new_cache();

@@ -152,7 +152,8 @@ impl Session {
         }
         let previous = self.pending_inputs.as_ref().and_then(|p| p.2.steer.clone());
         let mask = aux.grammar.as_ref().map(|g| g.mask.clone());
-        aux.steer = self.pending_steer(&cfg, tokens, mask.as_deref(), previous.as_ref())?;
+        aux.steer =
+            self.pending_steer(&cfg, tokens, mask.as_deref(), previous.as_ref(), aux.rows)?;
         Ok((self.signals_for(&cfg, &aux)?, aux))
     }
 

@@ -10,10 +10,11 @@ use crate::decode::contrast::Signals;
 use crate::decode::grammar::GrammarMask;
 use crate::decode::math::top_n;
 use crate::decode::steer::{RewardSpec, SteerKnobs, SteerScores};
-use crate::steer::features::{candidate_streams, rows_at_layer};
+use crate::steer::features::{candidate_streams, prefix_feature, rows_at_layer, stream_feature};
 use crate::steer::lexicon::Lexicon;
 use crate::steer::probe::Probe;
 
+use super::logits::LogitsRef;
 use super::{EngineError, Session};
 
 /// A step's steering scores, each with the knobs (spec and top-k) it was computed for.
@@ -89,12 +90,14 @@ impl Session {
 
     /// The pending step's steering scores under `cfg` (re-using `previous` where its knobs
     /// match): the top-k of the raw logits (allowed by `mask`) scored in one batched forward.
+    /// `streams` are the stored residual streams of the prefix's last position.
     pub(super) fn pending_steer(
         &mut self,
         cfg: &SamplerConfig,
         tokens: &[u32],
         mask: Option<&GrammarMask>,
         previous: Option<&StepSteer>,
+        streams: Option<LogitsRef>,
     ) -> Result<Option<StepSteer>, EngineError> {
         let stages = [(cfg.fudge.as_ref(), true), (cfg.rad.as_ref(), false)];
         if stages.iter().all(|(k, _)| k.is_none()) {
@@ -103,14 +106,13 @@ impl Session {
         let logits = self.pending.clone().ok_or_else(|| {
             invalid("FUDGE and RAD score the model's own next-token candidates: they do not combine with contrastive search")
         })?;
-        let generated = &tokens[self.prompt_ids.len().min(tokens.len())..];
         let mut out = StepSteer::default();
         for (knobs, fudge) in stages {
             let Some(k) = knobs else { continue };
             let reuse = previous.and_then(|p| (if fudge { &p.fudge } else { &p.rad }).as_ref());
             let scores = match reuse {
                 Some((key_, s)) if *key_ == key(k) => s.clone(),
-                _ => self.score(k, fudge, &logits, generated, mask)?,
+                _ => self.score(k, fudge, &logits, tokens, mask, streams)?,
             };
             let slot = if fudge { &mut out.fudge } else { &mut out.rad };
             *slot = Some((key(k), scores));
@@ -118,15 +120,22 @@ impl Session {
         Ok(Some(out))
     }
 
-    /// Scores the `k.top_k` best candidates of `logits` (allowed by `mask`).
+    /// Scores the `k.top_k` best candidates of `logits` (allowed by `mask`) after `tokens`.
+    ///
+    /// A special token (end-of-sequence, a control token) ends or leaves the text rather than
+    /// continuing it, and the probe never saw one, so it is scored as the prefix itself: the
+    /// text stops with the attribute it has (the probe on the prefix's stored `streams`; the
+    /// lexicon on the generated text so far).
     fn score(
         &mut self,
         k: &SteerKnobs,
         fudge: bool,
         logits: &[f32],
-        generated: &[u32],
+        tokens: &[u32],
         mask: Option<&GrammarMask>,
+        streams: Option<LogitsRef>,
     ) -> Result<SteerScores, EngineError> {
+        let generated = &tokens[self.prompt_ids.len().min(tokens.len())..];
         let masked: Vec<f32>;
         let logits = match mask {
             Some(m) => {
@@ -148,33 +157,54 @@ impl Session {
             .filter(|x| x.1.is_finite())
             .map(|x| x.0)
             .collect();
-        let scores = match self.scorer(k, fudge)? {
+        let tok = &self.lm.tok;
+        let (special, plain): (Vec<u32>, Vec<u32>) =
+            ids.iter().partition(|&&id| tok.is_special(id));
+        let mut scored: Vec<(u32, f32)> = match self.scorer(k, fudge)? {
             Scorer::Probe { probe, log } => {
-                let streams = candidate_streams(&self.lm.model, &mut self.cache, &ids)?;
-                rows_at_layer(&self.lm.model, &streams, probe.layer)
-                    .iter()
-                    .map(|f| {
-                        if log {
-                            probe.log_prob(f)
-                        } else {
-                            probe.prob(f)
+                let f = |x: &[f32]| {
+                    if log {
+                        probe.log_prob(x)
+                    } else {
+                        probe.prob(x)
+                    }
+                };
+                let mut out = Vec::with_capacity(ids.len());
+                if !plain.is_empty() {
+                    let all = candidate_streams(&self.lm.model, &mut self.cache, &plain)?;
+                    let feats = rows_at_layer(&self.lm.model, &all, probe.layer);
+                    out.extend(plain.iter().zip(&feats).map(|(&id, x)| (id, f(x))));
+                }
+                if !special.is_empty() {
+                    let own = match streams {
+                        Some(r) => {
+                            let rows = self.rows.get(r).map_err(invalid)?;
+                            stream_feature(&self.lm.model, &rows, probe.layer)
                         }
-                    })
-                    .collect()
+                        None => prefix_feature(&self.lm.model, tokens, probe.layer)?,
+                    };
+                    out.extend(special.iter().map(|&id| (id, f(&own))));
+                }
+                out
             }
             Scorer::Lexicon(lex) => {
+                let own = lex.score(&tok.decode(generated));
                 let mut text: Vec<u32> = generated.to_vec();
-                ids.iter()
-                    .map(|&id| {
-                        text.push(id);
-                        let score = lex.score(&self.lm.tok.decode(&text));
-                        text.pop();
-                        score
-                    })
-                    .collect()
+                let mut out: Vec<(u32, f32)> = special.iter().map(|&id| (id, own)).collect();
+                for &id in &plain {
+                    text.push(id);
+                    out.push((id, lex.score(&tok.decode(&text))));
+                    text.pop();
+                }
+                out
             }
         };
-        Ok(SteerScores { ids, scores })
+        // Back to rank order.
+        scored.sort_by_key(|&(id, _)| ids.iter().position(|&x| x == id));
+        Ok(SteerScores {
+            ids: scored.iter().map(|x| x.0).collect(),
+            scores: scored.iter().map(|x| x.1).collect(),
+        })
     }
 
     /// Puts a step's stored scores into `s` for `cfg`'s steering stages; scores computed for

@@ -63,10 +63,12 @@ def main():
     ap.add_argument("--topk", type=int, default=50)
     ap.add_argument("--prompt", default="Tell me about your weekend.")
     ap.add_argument("--only", choices=["fudge", "rad"], default=None)
+    ap.add_argument("--no-plain", action="store_true", help="skip the unsteered baseline row")
     a = ap.parse_args()
     probe = os.path.join(ROOT, "assets/probes/science.probe.json")
     lex = lexicon()
-    settings = [("plain top-k (no steering)", "", None, ["--top-k", str(a.topk)], mentions_science)]
+    settings = [] if a.no_plain else [
+        ("plain top-k (no steering)", "", None, ["--top-k", str(a.topk)], mentions_science)]
     if a.only in (None, "fudge"):
         for lam in [0.0, 2.0, 5.0]:
             settings.append(("FUDGE science", "λ", lam, ["--fudge", probe, "--fudge-lambda", str(lam),

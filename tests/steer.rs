@@ -264,7 +264,7 @@ fn bad_steering_input_is_one_line_and_exit_2() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let gen = |extra: &[&str]| {
+    let generate = |extra: &[&str]| {
         let mut a = vec![
             "generate",
             "--prompt",
@@ -277,7 +277,7 @@ fn bad_steering_input_is_one_line_and_exit_2() {
         a.extend_from_slice(extra);
         fails(&a)
     };
-    assert!(gen(&["--fudge", "/no/such.probe"]).contains("/no/such.probe"));
+    assert!(generate(&["--fudge", "/no/such.probe"]).contains("/no/such.probe"));
     let mut small = shipped_probe();
     small.hidden = 8;
     small.mean.truncate(8);
@@ -285,11 +285,11 @@ fn bad_steering_input_is_one_line_and_exit_2() {
     small.weights.truncate(8);
     let p = dir.path().join("small.json");
     std::fs::write(&p, serde_json::to_string(&small).unwrap()).unwrap();
-    let e = gen(&["--fudge", p.to_str().unwrap()]);
+    let e = generate(&["--fudge", p.to_str().unwrap()]);
     assert!(e.contains("hidden size 8"), "{e}");
-    assert!(gen(&["--fudge", p.to_str().unwrap(), "--fudge-topk", "-1"]).contains("-1"));
-    assert!(gen(&["--reward", "lexicon:sentiment", "--reward-topk", "0"]).contains("top-k"));
-    assert!(gen(&["--reward", "bleu"]).contains("probe:FILE or lexicon:sentiment"));
+    assert!(generate(&["--fudge", p.to_str().unwrap(), "--fudge-topk", "-1"]).contains("-1"));
+    assert!(generate(&["--reward", "lexicon:sentiment", "--reward-topk", "0"]).contains("top-k"));
+    assert!(generate(&["--reward", "bleu"]).contains("probe:FILE or lexicon:sentiment"));
     let data = dir.path().join("d.jsonl");
     std::fs::write(&data, "{\"text\": \"a\", \"label\": 1}\n{\"text\": 3}\n").unwrap();
     let out = dir.path().join("p.json");

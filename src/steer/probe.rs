@@ -58,12 +58,13 @@ pub struct TrainReport {
 impl Probe {
     /// The logit w · z + b of a raw feature vector.
     pub fn logit(&self, feature: &[f32]) -> f32 {
-        let mut s = self.bias as f64;
-        for i in 0..self.weights.len().min(feature.len()) {
-            let z = (feature[i] - self.mean[i]) / self.std[i];
-            s += self.weights[i] as f64 * z as f64;
-        }
-        s as f32
+        let terms = feature
+            .iter()
+            .zip(&self.mean)
+            .zip(&self.std)
+            .zip(&self.weights)
+            .map(|(((&x, &m), &sd), &w)| w as f64 * ((x - m) / sd) as f64);
+        (self.bias as f64 + terms.sum::<f64>()) as f32
     }
 
     /// log P(attribute | text) = log σ(logit), computed stably.
@@ -144,11 +145,13 @@ pub struct Fit {
 impl Fit {
     /// P(label = 1) of a raw feature vector.
     pub fn prob(&self, x: &[f32]) -> f64 {
-        let mut s = self.bias as f64;
-        for i in 0..x.len() {
-            s += self.weights[i] as f64 * ((x[i] - self.mean[i]) / self.std[i]) as f64;
-        }
-        log_sigmoid(s).exp()
+        let terms = x
+            .iter()
+            .zip(&self.mean)
+            .zip(&self.std)
+            .zip(&self.weights)
+            .map(|(((&x, &m), &sd), &w)| w as f64 * ((x - m) / sd) as f64);
+        log_sigmoid(self.bias as f64 + terms.sum::<f64>()).exp()
     }
 
     /// Share of rows whose predicted class (p ≥ 0.5) equals the label.
@@ -179,14 +182,14 @@ pub fn fit_logistic(xs: &[Vec<f32>], ys: &[bool], l2: f64, max_iter: usize) -> R
     }
     let mut mean = vec![0f64; d];
     for x in xs {
-        for i in 0..d {
-            mean[i] += x[i] as f64 / n as f64;
+        for (m, &v) in mean.iter_mut().zip(x) {
+            *m += v as f64 / n as f64;
         }
     }
     let mut var = vec![0f64; d];
     for x in xs {
-        for i in 0..d {
-            var[i] += (x[i] as f64 - mean[i]).powi(2) / n as f64;
+        for ((s, &v), m) in var.iter_mut().zip(x).zip(&mean) {
+            *s += (v as f64 - m).powi(2) / n as f64;
         }
     }
     let std: Vec<f64> = var.iter().map(|v| v.sqrt().max(1e-6)).collect();
@@ -226,8 +229,8 @@ pub fn fit_logistic(xs: &[Vec<f32>], ys: &[bool], l2: f64, max_iter: usize) -> R
         hess[(m - 1) * m + (m - 1)] += 1e-9;
         let step = cholesky_solve(&mut hess, &grad, m)?;
         let norm = step.iter().map(|s| s * s).sum::<f64>().sqrt();
-        for i in 0..m {
-            w[i] -= step[i];
+        for (wi, si) in w.iter_mut().zip(&step) {
+            *wi -= si;
         }
         if norm < 1e-6 {
             break;

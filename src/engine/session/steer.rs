@@ -43,7 +43,7 @@ fn sentiment() -> &'static Lexicon {
 enum Scorer {
     /// log P(a | ·) (FUDGE) or P(a | ·) (RAD) of a probe.
     Probe {
-        probe: Probe,
+        probe: Box<Probe>,
         log: bool,
     },
     Lexicon(&'static Lexicon),
@@ -63,13 +63,13 @@ impl Session {
     fn scorer(&self, k: &SteerKnobs, fudge: bool) -> Result<Scorer, EngineError> {
         if fudge {
             return Ok(Scorer::Probe {
-                probe: self.load_probe(&k.spec)?,
+                probe: Box::new(self.load_probe(&k.spec)?),
                 log: true,
             });
         }
         Ok(match RewardSpec::parse(&k.spec).map_err(invalid)? {
             RewardSpec::Probe(f) => Scorer::Probe {
-                probe: self.load_probe(&f)?,
+                probe: Box::new(self.load_probe(&f)?),
                 log: false,
             },
             RewardSpec::Lexicon(_) => Scorer::Lexicon(sentiment()),

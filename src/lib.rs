@@ -9,4 +9,5 @@ pub mod decode;
 pub mod engine;
 pub mod model;
 pub mod oneline;
+pub mod steer;
 pub mod tui;

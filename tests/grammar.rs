@@ -128,7 +128,9 @@ fn the_stage_runs_right_after_ensemble_in_the_default_order() {
     let order = SamplerConfig::default().order;
     let at = |n: &str| order.iter().position(|s| s == n).unwrap();
     assert_eq!(at("grammar"), at("ensemble") + 1);
-    assert_eq!(at("logit_bias"), at("grammar") + 1);
+    assert_eq!(at("fudge"), at("grammar") + 1);
+    assert_eq!(at("rad"), at("fudge") + 1);
+    assert_eq!(at("logit_bias"), at("rad") + 1);
 }
 
 // ---------------------------------------------------------------- the real model

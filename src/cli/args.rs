@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use crate::decode::config::SamplerConfig;
 use crate::decode::contrast::ContrastKnobs;
 use crate::decode::grammar::{GrammarKind, GrammarSpec};
+use crate::decode::steer::SteerKnobs;
 use crate::model::tokenizer::Tok;
 use crate::model::{default_model_path, Dtype};
 
@@ -149,7 +150,7 @@ pub struct KnobArgs {
     #[arg(long, value_name = "ID=F", value_parser = parse_bias, allow_hyphen_values = true)]
     pub logit_bias: Vec<(u32, f32)>,
     /// Stage order, comma-separated (default:
-    /// dola,contrast,ensemble,grammar,logit_bias,penalties,no_repeat_ngram,bans,temperature,top_k,top_p,min_p,typical_p,epsilon,eta).
+    /// dola,contrast,ensemble,grammar,fudge,rad,logit_bias,penalties,no_repeat_ngram,bans,temperature,top_k,top_p,min_p,typical_p,epsilon,eta).
     #[arg(long, value_name = "ORDER", value_delimiter = ',')]
     pub samplers: Option<Vec<String>>,
     /// Contrastive decoding (Li et al. 2023) against this amateur: `self:L` (the target's own
@@ -201,6 +202,39 @@ pub struct KnobArgs {
     /// for an embedded schema).
     #[arg(long, value_name = "FILE")]
     pub grammar: Option<PathBuf>,
+    /// FUDGE (Yang & Klein 2021): rescore the --fudge-topk most probable candidates x by
+    /// adding λ·log P(attribute | prefix + x) from this probe (`logitscope probe train`); the
+    /// candidates run in one batched forward, and the other tokens are removed.
+    #[arg(long, value_name = "PROBE")]
+    pub fudge: Option<String>,
+    /// FUDGE's λ (0: the top-k alone, scores shown but not used).
+    #[arg(
+        long,
+        value_name = "λ",
+        default_value_t = 1.0,
+        allow_hyphen_values = true
+    )]
+    pub fudge_lambda: f32,
+    /// How many candidates FUDGE scores and keeps.
+    #[arg(long, value_name = "K", default_value_t = crate::decode::steer::DEFAULT_STEER_TOPK, allow_hyphen_values = true)]
+    pub fudge_topk: usize,
+    /// Reward-augmented decoding (Deng & Raffel 2023): add β·r(prefix + x) to the
+    /// --reward-topk most probable candidates and remove the rest. r is `probe:FILE` (the
+    /// probe's P(attribute | prefix + x), one batched forward) or `lexicon:sentiment` (the
+    /// summed VADER valence / 4 of the generated words; no forward).
+    #[arg(long, value_name = "SPEC")]
+    pub reward: Option<String>,
+    /// RAD's β.
+    #[arg(
+        long,
+        value_name = "β",
+        default_value_t = 10.0,
+        allow_hyphen_values = true
+    )]
+    pub reward_beta: f32,
+    /// How many candidates RAD scores and keeps.
+    #[arg(long, value_name = "K", default_value_t = crate::decode::steer::DEFAULT_STEER_TOPK, allow_hyphen_values = true)]
+    pub reward_topk: usize,
     /// The constraint once read and compiled (files are read once: FILE may be a pipe).
     #[arg(skip)]
     pub grammar_read: std::sync::OnceLock<Option<GrammarSpec>>,
@@ -261,6 +295,16 @@ impl KnobArgs {
         }
         c.penalty_alpha = self.penalty_alpha;
         c.grammar = self.grammar_spec()?;
+        c.fudge = self.fudge.as_ref().map(|spec| SteerKnobs {
+            spec: spec.clone(),
+            weight: self.fudge_lambda,
+            top_k: self.fudge_topk,
+        });
+        c.rad = self.reward.as_ref().map(|spec| SteerKnobs {
+            spec: spec.clone(),
+            weight: self.reward_beta,
+            top_k: self.reward_topk,
+        });
         if let Some(tok) = tok {
             for s in &self.ban {
                 c.bad_words.extend(ban_variants(tok, s)?);
@@ -330,6 +374,11 @@ impl KnobArgs {
     /// Whether a method that needs the session's step loop (contrasts, contrastive search) is on.
     pub fn contrasts(&self) -> bool {
         self.amateur.is_some() || self.dola_layers.is_some() || self.penalty_alpha.is_some()
+    }
+
+    /// Whether FUDGE or RAD is on.
+    pub fn steered(&self) -> bool {
+        self.fudge.is_some() || self.reward.is_some()
     }
 }
 

@@ -106,6 +106,11 @@ pub fn run(
             "--beams does not combine with --regex, --json-schema or --grammar",
         ));
     }
+    if knobs.steered() {
+        return Err(CliError::usage(
+            "--beams does not combine with --fudge or --reward",
+        ));
+    }
     if knobs.contrasts() {
         return Err(CliError::usage(
             "--beams does not combine with --amateur, --dola-layers or --penalty-alpha",

@@ -247,5 +247,8 @@ fn detail_json(d: &StageDetail, tok: &Tok) -> Value {
         StageDetail::Ensemble { rows } => json!({"candidates": rows.iter().map(|r| json!({
             "id": r.id, "token": tok.display(r.id), "members": r.members,
             "combined": r.combined})).collect::<Vec<_>>()}),
+        StageDetail::Steer { rows } => json!({"candidates": rows.iter().map(|r| json!({
+            "id": r.id, "token": tok.display(r.id), "lm_logprob": r.lm_logprob,
+            "score": r.score, "combined": r.combined})).collect::<Vec<_>>()}),
     }
 }

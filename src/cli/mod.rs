@@ -11,6 +11,7 @@ mod crowd;
 mod generate;
 mod inspect;
 mod ppl;
+mod probe;
 mod replay;
 mod speculative;
 mod tui;
@@ -59,6 +60,8 @@ enum Cmd {
     Inspect(inspect::InspectArgs),
     /// Regenerate a session saved from the TUI and report the first divergence, if any.
     Replay(replay::ReplayArgs),
+    /// Attribute probes for FUDGE and RAD: `probe train --data FILE.jsonl --out FILE`.
+    Probe(probe::ProbeArgs),
     /// Print the TUI's key map (the same text as its ? overlay).
     Keys,
 }
@@ -137,6 +140,7 @@ pub fn main() -> ExitCode {
         Some(Cmd::Ppl(a)) => ppl::run(a),
         Some(Cmd::Inspect(a)) => inspect::run(a),
         Some(Cmd::Replay(a)) => replay::run(a),
+        Some(Cmd::Probe(a)) => probe::run(a),
         Some(Cmd::Keys) => {
             print!("{}", crate::tui::widgets::help::help_text());
             Ok(())

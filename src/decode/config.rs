@@ -6,6 +6,7 @@ use super::contrast::{ContrastKnobs, DolaLayers};
 use super::crowd::Combine;
 use super::grammar::GrammarSpec;
 use super::stage::{DEFAULT_ORDER, STAGE_NAMES};
+use super::steer::SteerKnobs;
 
 /// Every knob of the sampler chain. `None` (or the neutral value) disables a stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +58,12 @@ pub struct SamplerConfig {
     /// stage removes the tokens it forbids.
     #[serde(default)]
     pub grammar: Option<GrammarSpec>,
+    /// FUDGE: the probe file, λ and the candidates scored (`fudge` stage).
+    #[serde(default)]
+    pub fudge: Option<SteerKnobs>,
+    /// Reward-augmented decoding: the reward, β and the candidates scored (`rad` stage).
+    #[serde(default)]
+    pub rad: Option<SteerKnobs>,
 }
 
 fn one() -> usize {
@@ -90,6 +97,8 @@ impl Default for SamplerConfig {
             penalty_alpha: None,
             ensemble: None,
             grammar: None,
+            fudge: None,
+            rad: None,
         }
     }
 }
@@ -155,6 +164,12 @@ impl SamplerConfig {
         })?;
         if let Some(g) = &self.grammar {
             g.validate()?;
+        }
+        if let Some(f) = &self.fudge {
+            f.validate("fudge")?;
+        }
+        if let Some(r) = &self.rad {
+            r.validate("reward")?;
         }
         if self.min_keep == 0 {
             return Err("min_keep must be >= 1, got 0".into());

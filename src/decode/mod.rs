@@ -25,6 +25,7 @@ pub mod select;
 pub mod spec;
 pub mod speculative;
 pub mod stage;
+pub mod steer;
 pub mod trace;
 pub mod truncate;
 pub mod typical;

@@ -7,14 +7,15 @@ use super::error::DecodeError;
 use super::math::best_of;
 use super::spec::StageSpec;
 use super::trace::{StageDetail, StageTrace};
-use super::{bans, contrast, crowd, edit, grammar, penalties, truncate, typical};
+use super::{bans, contrast, crowd, edit, grammar, penalties, steer, truncate, typical};
 
 /// Every stage, described once ([`StageSpec`]), in the default order: the two contrasts and
 /// the ensemble first (each replaces the model's logits, as Hugging Face's DoLa does before
 /// its processors), then the grammar constraint (a hard mask: every later stage, truncation
 /// included, then works on allowed tokens only, so top-k keeps the k best *allowed* tokens and
-/// no cutoff can leave only forbidden ones), then Hugging Face `generate`'s
-/// `LogitsProcessorList` order.
+/// no cutoff can leave only forbidden ones), then the steering stages (FUDGE, RAD: they
+/// rescore the top candidates of the model's own distribution, as the papers do, before any
+/// penalty or truncation), then Hugging Face `generate`'s `LogitsProcessorList` order.
 ///
 /// Processors that edit or forbid logits come first (sequence bias, repetition penalty,
 /// no-repeat n-gram, bad words), then temperature, then the truncation warpers in HF's order
@@ -22,11 +23,13 @@ use super::{bans, contrast, crowd, edit, grammar, penalties, truncate, typical};
 /// the model's), and truncation must see the tempered distribution it will sample from.
 /// llama.cpp's default chain is the same shape (penalties, ..., top-k, typical, top-p, min-p,
 /// temperature last, which differs only in where temperature sits).
-pub const STAGES: [StageSpec; 15] = [
+pub const STAGES: [StageSpec; 17] = [
     contrast::dola::SPEC,
     contrast::cd::SPEC,
     crowd::ensemble::SPEC,
     grammar::SPEC,
+    steer::FUDGE,
+    steer::RAD,
     edit::LOGIT_BIAS,
     penalties::SPEC,
     bans::NO_REPEAT_NGRAM,

@@ -48,6 +48,20 @@ pub enum StageDetail {
     Search { rows: Vec<SearchRow> },
     /// Output ensembling: every member's probability and the combination, best first.
     Ensemble { rows: Vec<EnsembleRow> },
+    /// FUDGE or RAD: the scored candidates, best combined first.
+    Steer { rows: Vec<SteerRow> },
+}
+
+/// One candidate of a steering stage (FUDGE, RAD).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SteerRow {
+    pub id: u32,
+    /// Log-probability under the distribution entering the stage.
+    pub lm_logprob: f32,
+    /// FUDGE: log P(attribute | prefix + x); RAD: the reward r(prefix + x).
+    pub score: f32,
+    /// `lm_logprob + weight · score`: the new logit.
+    pub combined: f32,
 }
 
 /// One candidate of an ensemble.

@@ -127,6 +127,11 @@ impl CrowdRun {
                 "--samples draws from the chain's own knobs: contrasts, ensembles and contrastive search do not combine with it".into(),
             ));
         }
+        if knobs.fudge.is_some() || knobs.rad.is_some() {
+            return Err(invalid(
+                "--samples does not support steering (--fudge, --reward)".into(),
+            ));
+        }
         if knobs.grammar.is_some() {
             return Err(invalid(
                 "--samples does not support a grammar constraint (--regex, --json-schema, --grammar)".into(),

@@ -31,6 +31,7 @@ mod pending;
 pub mod record;
 mod snapshot;
 mod speculative;
+mod steer;
 
 pub(crate) use capture::run_tokens;
 pub use file::{Divergence, SessionFile};
@@ -159,6 +160,7 @@ impl Session {
             chat: false,
             constrainer: Default::default(),
         };
+        s.check_steer(&s.config().clone())?;
         s.set_prompt(prompt)?;
         Ok(s)
     }

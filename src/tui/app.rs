@@ -36,6 +36,9 @@ pub enum TintMode {
     Entropy,
     /// The chosen token's raw rank.
     Rank,
+    /// The steering score of the chosen token: FUDGE's P(attribute | prefix + x), or RAD's
+    /// reward (clamped to [0, 1]); 0 on steps that ran neither.
+    Attribute,
 }
 
 impl TintMode {
@@ -44,7 +47,8 @@ impl TintMode {
         match self {
             TintMode::Probability => TintMode::Entropy,
             TintMode::Entropy => TintMode::Rank,
-            TintMode::Rank => TintMode::Probability,
+            TintMode::Rank => TintMode::Attribute,
+            TintMode::Attribute => TintMode::Probability,
         }
     }
 
@@ -54,6 +58,7 @@ impl TintMode {
             TintMode::Probability => "probability",
             TintMode::Entropy => "entropy",
             TintMode::Rank => "rank",
+            TintMode::Attribute => "attribute",
         }
     }
 }

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::candidates::Candidates;
 use super::grammar::GrammarMask;
 use super::math::log_softmax;
+use super::steer::SteerScores;
 use super::trace::ContrastRow;
 
 pub use cd::{ContrastKnobs, Contrastive};
@@ -35,6 +36,12 @@ pub struct Signals {
     /// The tokens the constraint (`--regex`, `--json-schema`, `--grammar`) allows next.
     #[serde(default)]
     pub grammar: Option<std::sync::Arc<GrammarMask>>,
+    /// FUDGE's per-candidate log P(attribute | prefix + x).
+    #[serde(default)]
+    pub fudge: Option<SteerScores>,
+    /// RAD's per-candidate reward r(prefix + x).
+    #[serde(default)]
+    pub rad: Option<SteerScores>,
 }
 
 /// Natural log of 0.1: the plausibility cut of both contrasts by default.

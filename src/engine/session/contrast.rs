@@ -27,6 +27,7 @@ use super::super::protocol::StepRecord;
 use super::super::roles::Role;
 use super::logits::LogitsRef;
 use super::record::forced_choice;
+use super::steer::StepSteer;
 use super::{EngineError, Session};
 
 /// Steps the lens view shows at once.
@@ -45,6 +46,8 @@ pub(super) struct StepAux {
     grammar: Option<StepGrammar>,
     /// How many generated tokens the step continued (`None`: a speculative step).
     generated: Option<usize>,
+    /// FUDGE's and RAD's scores of its candidates, when steering ran.
+    steer: Option<StepSteer>,
 }
 
 /// A step's grammar mask and the constraint it was computed for.
@@ -104,6 +107,7 @@ impl Session {
         if let Some(g) = &cfg.grammar {
             crate::constrain::check(g).map_err(invalid)?;
         }
+        self.check_steer(cfg)?;
         if let Some(d) = &cfg.dola_layers {
             if d.candidates(mc.layers, mc.tied_embeddings).is_empty() {
                 return Err(invalid(format!(
@@ -146,6 +150,10 @@ impl Session {
                 mask: self.grammar_mask(spec, generated)?,
             });
         }
+        let previous = self.pending_inputs.as_ref().and_then(|p| p.2.steer.clone());
+        let mask = aux.grammar.as_ref().map(|g| g.mask.clone());
+        aux.steer =
+            self.pending_steer(&cfg, tokens, mask.as_deref(), previous.as_ref(), aux.rows)?;
         Ok((self.signals_for(&cfg, &aux)?, aux))
     }
 
@@ -178,6 +186,7 @@ impl Session {
                 }
             });
         }
+        self.steer_signals(cfg, aux.steer.as_ref(), &mut s)?;
         if cfg.contrast.is_none() && cfg.dola_layers.is_none() {
             return Ok(s);
         }

@@ -80,6 +80,11 @@ impl Session {
                 "speculative rounds verify the target's own distribution: turn off contrastive decoding, DoLa and contrastive search first".into(),
             ));
         }
+        if self.config().fudge.is_some() || self.config().rad.is_some() {
+            return Err(EngineError::Invalid(
+                "speculative rounds verify the target's own distribution: turn off FUDGE and RAD (--fudge, --reward) first".into(),
+            ));
+        }
         if self.config().grammar.is_some() {
             return Err(EngineError::Invalid(
                 "speculative rounds do not support a grammar constraint (--regex, --json-schema, --grammar): turn it off first".into(),

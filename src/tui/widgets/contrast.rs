@@ -9,7 +9,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
-use crate::decode::trace::StageDetail;
+use crate::decode::trace::{StageDetail, SteerRow};
 use crate::tui::app::App;
 use crate::tui::text;
 use crate::tui::theme;
@@ -139,7 +139,67 @@ pub fn contrast_view(app: &App, rows: usize) -> Option<ContrastView> {
                 note: "combined: log of the mean probability, or the mean log-probability".into(),
             }
         }
+        StageDetail::Steer { rows: r } => steer_view(app, stage, r, rows, chosen),
     })
+}
+
+/// FUDGE or RAD: per candidate the model's probability, the attribute score and the
+/// combined result (its probability among the kept candidates).
+fn steer_view(
+    app: &App,
+    stage: &crate::decode::trace::StageTrace,
+    r: &[SteerRow],
+    rows: usize,
+    chosen: u32,
+) -> ContrastView {
+    let fudge = stage.name == "fudge";
+    let lse = r
+        .iter()
+        .map(|x| x.combined as f64)
+        .fold(f64::NEG_INFINITY, |m, v| m.max(v));
+    let z: f64 = r.iter().map(|x| (x.combined as f64 - lse).exp()).sum();
+    let top = r.iter().map(|x| x.score.abs()).fold(1e-6, f32::max);
+    let score = |s: f32| {
+        if fudge {
+            (format!("{:>5.1}%", s.exp() * 100.0), s.exp())
+        } else {
+            (format!("{s:>+6.2}"), s.abs() / top)
+        }
+    };
+    ContrastView {
+        title: format!(
+            " {} ({}) ",
+            if fudge { "FUDGE" } else { "RAD" },
+            stage.params
+        ),
+        headers: ["LM p", if fudge { "P(attr)" } else { "reward" }, "combined"]
+            .map(String::from)
+            .to_vec(),
+        lines: r
+            .iter()
+            .take(rows)
+            .map(|x| {
+                let p = ((x.combined as f64 - lse).exp() / z) as f32;
+                ContrastLine {
+                    text: app.token_text(x.id).to_string(),
+                    chosen: x.id == chosen,
+                    cols: vec![
+                        (
+                            format!("{:>5.1}%", x.lm_logprob.exp() * 100.0),
+                            x.lm_logprob.exp(),
+                        ),
+                        score(x.score),
+                        (format!("{:>5.1}%", p * 100.0), p),
+                    ],
+                }
+            })
+            .collect(),
+        note: if fudge {
+            format!("{} scored; combined ∝ p · P(attr)^λ", r.len())
+        } else {
+            format!("{} scored; combined ∝ p · exp(β·r)", r.len())
+        },
+    }
 }
 
 impl Widget for &ContrastView {

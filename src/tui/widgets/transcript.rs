@@ -6,7 +6,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
-use crate::decode::trace::StepTrace;
+use crate::decode::trace::{StageDetail, StepTrace};
 use crate::tui::app::{App, Focus, TintMode};
 use crate::tui::tabs::attention;
 use crate::tui::theme;
@@ -52,8 +52,30 @@ pub fn tint_score(trace: &StepTrace, mode: TintMode) -> f32 {
             5..=9 => 0.25,
             _ => 0.0,
         },
+        TintMode::Attribute => attribute_score(trace),
     };
     score.clamp(0.0, 1.0)
+}
+
+/// The chosen token's score in the step's last steering stage: P(attribute) for FUDGE, the
+/// reward for RAD; 0 when none ran.
+fn attribute_score(trace: &StepTrace) -> f32 {
+    trace
+        .stages
+        .iter()
+        .rev()
+        .find_map(|s| match &s.detail {
+            Some(StageDetail::Steer { rows }) => {
+                let row = rows.iter().find(|r| r.id == trace.chosen.id)?;
+                Some(if s.name == "fudge" {
+                    row.score.exp()
+                } else {
+                    row.score
+                })
+            }
+            _ => None,
+        })
+        .unwrap_or(0.0)
 }
 
 /// The visible `height` lines of the transcript; `wrap` must be laid out and scrolled.

@@ -10,7 +10,9 @@ use tch::{Kind, Tensor};
 use super::cache::KvCache;
 use super::config::{GemmaParams, LayerKind, ModelConfig};
 use super::error::ModelError;
-use super::ops::{attention_with, rms_norm, Compute, Linear, Rope, Scores};
+use super::ops::{
+    attention_with, final_norm, head_logits, rms_norm, Compute, Linear, Rope, Scores,
+};
 use super::weights::Weights;
 use super::{ForwardOptions, ForwardOutput, HiddenTap, LogitsWanted};
 
@@ -210,23 +212,13 @@ impl Gemma3 {
 
     /// Final norm in the compute precision, returned as f32.
     pub(crate) fn norm(&self, rows: &Tensor) -> Tensor {
-        rms_norm(
-            &rows.to_kind(self.norm.kind()),
-            &self.norm,
-            self.cfg.norm_eps,
-        )
-        .to_kind(Kind::Float)
+        final_norm(rows, &self.norm, self.cfg.norm_eps)
     }
 
     /// The head applied to `rows`, after the final norm when `normed` (soft-capped like the
     /// model's own logits).
     pub(crate) fn lens(&self, rows: &Tensor, normed: bool) -> Tensor {
-        let x = rows.to_kind(self.norm.kind());
-        let x = if normed {
-            rms_norm(&x, &self.norm, self.cfg.norm_eps)
-        } else {
-            x
-        };
-        self.softcap(self.head.forward(&x).to_kind(Kind::Float))
+        let logits = head_logits(rows, &self.norm, self.cfg.norm_eps, &self.head, normed);
+        self.softcap(logits)
     }
 }

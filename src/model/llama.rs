@@ -5,7 +5,7 @@ use tch::{Kind, Tensor};
 use super::cache::KvCache;
 use super::config::ModelConfig;
 use super::error::ModelError;
-use super::ops::{attention, rms_norm, Compute, Linear, Rope};
+use super::ops::{attention, final_norm, head_logits, rms_norm, Compute, Linear, Rope};
 use super::weights::Weights;
 use super::{ForwardOptions, ForwardOutput, HiddenTap, LogitsWanted};
 
@@ -162,22 +162,11 @@ impl Llama {
 
     /// Final norm in the compute precision, returned as f32.
     pub(crate) fn norm(&self, rows: &Tensor) -> Tensor {
-        rms_norm(
-            &rows.to_kind(self.norm.kind()),
-            &self.norm,
-            self.cfg.norm_eps,
-        )
-        .to_kind(Kind::Float)
+        final_norm(rows, &self.norm, self.cfg.norm_eps)
     }
 
     /// The head applied to `rows`, after the final norm when `normed`.
     pub(crate) fn lens(&self, rows: &Tensor, normed: bool) -> Tensor {
-        let x = rows.to_kind(self.norm.kind());
-        let x = if normed {
-            rms_norm(&x, &self.norm, self.cfg.norm_eps)
-        } else {
-            x
-        };
-        self.head.forward(&x).to_kind(Kind::Float)
+        head_logits(rows, &self.norm, self.cfg.norm_eps, &self.head, normed)
     }
 }

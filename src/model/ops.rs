@@ -5,6 +5,25 @@ use tch::{Kind, Tensor};
 use super::plan::{self, Choice, Storage};
 use super::quant::pack;
 
+/// The final RMSNorm of `rows` in `weight`'s precision, returned as f32 (the logit lens and
+/// contrastive search read it).
+pub(crate) fn final_norm(rows: &Tensor, weight: &Tensor, eps: f64) -> Tensor {
+    rms_norm(&rows.to_kind(weight.kind()), weight, eps).to_kind(Kind::Float)
+}
+
+/// `head` applied to `rows` in `norm`'s precision, after the final norm when `normed`; f32.
+pub(crate) fn head_logits(
+    rows: &Tensor,
+    norm: &Tensor,
+    eps: f64,
+    head: &Linear,
+    normed: bool,
+) -> Tensor {
+    let x = rows.to_kind(norm.kind());
+    let x = if normed { rms_norm(&x, norm, eps) } else { x };
+    head.forward(&x).to_kind(Kind::Float)
+}
+
 /// RMSNorm computed in f32 (as Hugging Face does), returned in the input's dtype.
 pub(crate) fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Tensor {
     let d = x.size().last().copied().unwrap_or(0);

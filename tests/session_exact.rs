@@ -92,3 +92,37 @@ fn the_pending_distribution_is_what_the_next_step_computes() {
     assert_eq!(taken.token_id, pick);
     assert_eq!(taken.trace.candidates, narrowed.trace.candidates);
 }
+
+#[test]
+fn the_lens_shows_the_pending_token_before_it_is_chosen() {
+    let mut s = Session::new(
+        load(&fixture("spec-target")),
+        "The quick brown fox",
+        SamplerConfig::default(),
+    )
+    .unwrap();
+    tch::set_num_threads(1);
+    // Before any step, and after some: the last column is the next token's, and its final
+    // row is the pending distribution itself.
+    for steps in [0, 3] {
+        while s.steps().len() < steps {
+            s.step().unwrap();
+        }
+        let pending = s.pending_record().unwrap().unwrap();
+        let view = s.lens_view(steps).unwrap();
+        assert_eq!(view.steps.last(), Some(&steps));
+        assert_eq!(view.chosen.last().map(String::as_str), Some("(next)"));
+        assert_eq!(view.steps.len(), steps.min(5) + 1);
+        let last_row = view.grid.cells.last().unwrap();
+        let (id, lp) = last_row.last().unwrap().top[0];
+        let best = &pending.trace.candidates[0];
+        assert_eq!(id, best.id);
+        assert!(
+            (lp.exp() - best.raw_p).abs() < 1e-5,
+            "{} vs {}",
+            lp.exp(),
+            best.raw_p
+        );
+    }
+    assert!(s.lens_view(s.steps().len() + 1).is_err());
+}

@@ -70,3 +70,15 @@ fn arrows_move_between_the_steps_and_the_pending_slot() {
     update(&mut app, Action::Engine(Event::Timeline(snap)));
     assert!(app.pending.is_none());
 }
+
+#[test]
+fn the_lens_tab_asks_for_the_pending_token_while_it_is_shown() {
+    let mut app = app_with_pending();
+    let n = app.snapshot.steps.len();
+    update(&mut app, Action::SetTab(logitscope::tui::app::Tab::Lens));
+    let sent = update(&mut app, Action::Frame);
+    assert!(sent.contains(&Command::Lens { step: n }), "{sent:?}");
+    update(&mut app, Action::SelectPrev);
+    let sent = update(&mut app, Action::Frame);
+    assert!(sent.contains(&Command::Lens { step: n - 1 }), "{sent:?}");
+}

@@ -289,22 +289,56 @@ impl Session {
         Ok(grid)
     }
 
-    /// The lens view of the [`LENS_COLUMNS`] steps ending at `step`.
+    /// The lens view of the [`LENS_COLUMNS`] steps ending at `step`; `step` may be the pending
+    /// next token (the number of steps), once its distribution has been computed.
     pub fn lens_view(&self, step: usize) -> Result<LensView, EngineError> {
         let steps = self.steps();
-        if step >= steps.len() {
-            return Err(invalid(format!("no step {step}")));
-        }
+        let n = steps.len();
         let first = (step + 1).saturating_sub(LENS_COLUMNS);
-        let grid = self.lens(first, step)?;
+        let mut grid = match step {
+            _ if step > n => return Err(invalid(format!("no step {step}"))),
+            0 if n == 0 => LensGrid::new((1..=self.lm.model.config().layers).collect()),
+            _ => self.lens(first, step.min(n - 1))?,
+        };
+        if step == n {
+            let (Some(rows), Some(logits)) = (self.pending_streams()?, self.pending.clone()) else {
+                return Err(invalid("the next token's distribution is not computed yet"));
+            };
+            let early: Vec<usize> = (1..self.lm.model.config().layers).collect();
+            let mut col = self.lens_rows(&rows, &early, true);
+            col.push(logits);
+            grid.push_column(self.prompt_ids.len() - 1 + n, &col);
+        }
         let p = self.prompt_ids.len() - 1;
         let cols: Vec<usize> = grid.positions.iter().map(|&pos| pos - p).collect();
         Ok(LensView {
             step,
-            chosen: cols.iter().map(|&i| steps[i].text.clone()).collect(),
+            chosen: cols
+                .iter()
+                .map(|&i| {
+                    steps
+                        .get(i)
+                        .map_or_else(|| "(next)".into(), |s| s.text.clone())
+                })
+                .collect(),
             steps: cols,
             grid,
         })
+    }
+
+    /// The pending forward's residual streams, wherever they are kept now.
+    fn pending_streams(&self) -> Result<Option<Vec<f32>>, EngineError> {
+        if let Some(rows) = &self.pending_rows {
+            return Ok(Some(rows.clone()));
+        }
+        match self
+            .pending_inputs
+            .as_ref()
+            .and_then(|(_, _, aux)| aux.rows_ref())
+        {
+            Some(r) => Ok(Some(self.rows.get(r).map_err(invalid)?.to_vec())),
+            None => Ok(None),
+        }
     }
 
     /// The last-layer hidden states of the whole timeline, recomputed when they do not match it.

@@ -100,10 +100,14 @@ pub fn update(app: &mut App, action: LensAction) -> Vec<Command> {
     Vec::new()
 }
 
-/// The step the lens should show: the selected one, else the newest.
+/// The step the lens should show: the pending next token when the panels show it, else the
+/// selected step, else the newest.
 fn wanted(app: &App) -> Option<usize> {
-    app.selected
-        .or_else(|| app.snapshot.steps.len().checked_sub(1))
+    let n = app.snapshot.steps.len();
+    match app.shown_pending() {
+        Some(_) => Some(n),
+        None => app.selected.or_else(|| n.checked_sub(1)),
+    }
 }
 
 /// Asks the engine for the lens of the wanted step when the tab is open and it changed.

@@ -26,6 +26,7 @@ mod capture;
 mod contrast;
 mod ensemble;
 mod file;
+mod lens;
 mod logits;
 mod pending;
 pub mod record;

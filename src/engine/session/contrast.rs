@@ -13,7 +13,6 @@ use std::time::Instant;
 use tch::Tensor;
 
 use crate::decode::config::SamplerConfig;
-use crate::decode::contrast::lens::LensGrid;
 use crate::decode::contrast::{search, Signals};
 use crate::decode::grammar::{GrammarMask, GrammarSpec};
 use crate::decode::sampler::Sampler;
@@ -22,16 +21,12 @@ use crate::decode::trace::{StageDetail, StageTrace};
 use crate::model::error::ModelError;
 use crate::model::{ids_tensor, tensor_to_vec, ForwardOptions, HiddenWanted, LogitsWanted};
 
-use super::super::inspect::LensView;
 use super::super::protocol::StepRecord;
 use super::super::roles::Role;
 use super::logits::LogitsRef;
 use super::record::forced_choice;
 use super::steer::StepSteer;
 use super::{EngineError, Session};
-
-/// Steps the lens view shows at once.
-pub const LENS_COLUMNS: usize = 6;
 
 /// What a step stored besides its logits.
 #[derive(Debug, Clone, Default)]
@@ -73,7 +68,7 @@ impl StepAux {
     }
 }
 
-fn invalid(e: impl ToString) -> EngineError {
+pub(super) fn invalid(e: impl ToString) -> EngineError {
     EngineError::Invalid(e.to_string())
 }
 
@@ -257,7 +252,7 @@ impl Session {
 
     /// The head applied to the residual streams after `layers` (through the final norm when
     /// `normed`), from one step's stored rows; one forward of the head for all of them.
-    fn lens_rows(&self, rows: &[f32], layers: &[usize], normed: bool) -> Vec<Vec<f32>> {
+    pub(super) fn lens_rows(&self, rows: &[f32], layers: &[usize], normed: bool) -> Vec<Vec<f32>> {
         let d = self.lm.model.config().hidden;
         let flat: Vec<f32> = layers
             .iter()
@@ -268,77 +263,6 @@ impl Session {
         (0..layers.len() as i64)
             .map(|i| tensor_to_vec(&out.get(i)))
             .collect()
-    }
-
-    /// The logit lens of steps `first..=last` of the current timeline: one column per step
-    /// (the position that predicted it), one row per layer `1..=L`; the last row is the step's
-    /// own logits, exactly.
-    pub fn lens(&self, first: usize, last: usize) -> Result<LensGrid, EngineError> {
-        let layers = self.lm.model.config().layers;
-        let mut grid = LensGrid::new((1..=layers).collect());
-        let early: Vec<usize> = (1..layers).collect();
-        for step in first..=last.min(self.steps().len().saturating_sub(1)) {
-            let Some(r) = self.cached_aux(step).rows else {
-                continue;
-            };
-            let rows = self.rows.get(r).map_err(invalid)?;
-            let mut col = self.lens_rows(&rows, &early, true);
-            col.push(self.cached(step)?.0);
-            grid.push_column(self.prompt_ids.len() - 1 + step, &col);
-        }
-        Ok(grid)
-    }
-
-    /// The lens view of the [`LENS_COLUMNS`] steps ending at `step`; `step` may be the pending
-    /// next token (the number of steps), once its distribution has been computed.
-    pub fn lens_view(&self, step: usize) -> Result<LensView, EngineError> {
-        let steps = self.steps();
-        let n = steps.len();
-        let first = (step + 1).saturating_sub(LENS_COLUMNS);
-        let mut grid = match step {
-            _ if step > n => return Err(invalid(format!("no step {step}"))),
-            0 if n == 0 => LensGrid::new((1..=self.lm.model.config().layers).collect()),
-            _ => self.lens(first, step.min(n - 1))?,
-        };
-        if step == n {
-            let (Some(rows), Some(logits)) = (self.pending_streams()?, self.pending.clone()) else {
-                return Err(invalid("the next token's distribution is not computed yet"));
-            };
-            let early: Vec<usize> = (1..self.lm.model.config().layers).collect();
-            let mut col = self.lens_rows(&rows, &early, true);
-            col.push(logits);
-            grid.push_column(self.prompt_ids.len() - 1 + n, &col);
-        }
-        let p = self.prompt_ids.len() - 1;
-        let cols: Vec<usize> = grid.positions.iter().map(|&pos| pos - p).collect();
-        Ok(LensView {
-            step,
-            chosen: cols
-                .iter()
-                .map(|&i| {
-                    steps
-                        .get(i)
-                        .map_or_else(|| "(next)".into(), |s| s.text.clone())
-                })
-                .collect(),
-            steps: cols,
-            grid,
-        })
-    }
-
-    /// The pending forward's residual streams, wherever they are kept now.
-    fn pending_streams(&self) -> Result<Option<Vec<f32>>, EngineError> {
-        if let Some(rows) = &self.pending_rows {
-            return Ok(Some(rows.clone()));
-        }
-        match self
-            .pending_inputs
-            .as_ref()
-            .and_then(|(_, _, aux)| aux.rows_ref())
-        {
-            Some(r) => Ok(Some(self.rows.get(r).map_err(invalid)?.to_vec())),
-            None => Ok(None),
-        }
     }
 
     /// The last-layer hidden states of the whole timeline, recomputed when they do not match it.

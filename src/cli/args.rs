@@ -9,7 +9,7 @@ use crate::decode::contrast::ContrastKnobs;
 use crate::decode::grammar::{GrammarKind, GrammarSpec};
 use crate::decode::steer::SteerKnobs;
 use crate::model::tokenizer::Tok;
-use crate::model::{default_model_path, Dtype};
+use crate::model::{default_model_path, threads, Dtype};
 
 use super::CliError;
 
@@ -49,7 +49,8 @@ pub struct ModelArgs {
     /// Where the model runs: cpu, or cuda (needs an NVIDIA GPU and libtorch's CUDA build).
     #[arg(long, default_value = "cpu", value_name = "DEVICE")]
     pub device: String,
-    /// CPU threads for the model (default: all cores).
+    /// CPU threads for the model, fixed (default: all cores, dropping to one while steps
+    /// show another process holding a core, and probing back now and then).
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub threads: Option<usize>,
 }
@@ -75,13 +76,13 @@ impl ModelArgs {
                 )))
             }
         }
-        let threads = self
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        if threads == 0 {
-            return Err(CliError::usage("--threads must be at least 1"));
+        match self.threads {
+            Some(0) => return Err(CliError::usage("--threads must be at least 1")),
+            Some(n) => threads::pin(n as i32),
+            None => {
+                threads::govern(std::thread::available_parallelism().map_or(1, |n| n.get()) as i32)
+            }
         }
-        tch::set_num_threads(threads as i32);
         let path = self.model.clone().unwrap_or_else(default_model_path);
         if !path.exists() {
             let hint = if self.model.is_none() {

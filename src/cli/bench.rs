@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::decode::math::{median, top_n};
 use crate::model::taps::bench_capture;
-use crate::model::{ids_tensor, load, plan, tensor_to_vec, Dtype, ForwardOptions, Loaded};
+use crate::model::{ids_tensor, load, plan, tensor_to_vec, threads, Dtype, ForwardOptions, Loaded};
 
 use crate::engine::beam::bench_beam_step;
 
@@ -80,6 +80,11 @@ pub struct BenchArgs {
     /// 200×60 (no model needed).
     #[arg(long)]
     render: bool,
+    /// Instead: where one decode step's time goes, op by op (wall time per op over
+    /// --decode-tokens steps after the prompt), and each precision's distance from the
+    /// memory-bandwidth bound.
+    #[arg(long)]
+    profile: bool,
 }
 
 /// Text the benchmark prompt is cut from.
@@ -148,6 +153,7 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
     let mut out = serde_json::Map::new();
     out.insert("impl".into(), json!("logitscope"));
     out.insert("threads".into(), json!(tch::get_num_threads()));
+    out.insert("threads_governed".into(), json!(threads::governed()));
     out.insert("prompt_tokens".into(), json!(a.prompt_tokens));
     out.insert("decode_tokens".into(), json!(a.decode_tokens));
     out.insert("runs".into(), json!(a.runs));
@@ -173,6 +179,13 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
         ids.extend_from_within(..);
     }
     ids.truncate(a.prompt_tokens);
+    if a.profile {
+        let report = super::bench_profile::bench_profile(&models, &ids, a.decode_tokens)?;
+        println!("{report}");
+        return Ok(());
+    }
+    let gbs = super::bench_profile::stream_gbs();
+    out.insert("stream_gbs".into(), json!(gbs));
     let mut runs: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); models.len()];
     // One warm-up round, not counted.
     for round in 0..=a.runs {
@@ -186,10 +199,12 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
     }
     let f32_at = models.iter().position(|(n, _)| n == "f32");
     let base = f32_at.map(|i| (median(&runs[i].0), median(&runs[i].1)));
-    for ((name, _), (prefill, decode)) in models.iter().zip(&runs) {
+    for ((name, lm), (prefill, decode)) in models.iter().zip(&runs) {
         let (p, d) = (median(prefill), median(decode));
+        let (mb, bound_ms) = super::bench_profile::bound(lm, gbs);
         let mut v = json!({"prefill_ms": p, "decode_ms_per_token": d,
-                           "prefill_runs_ms": prefill, "decode_runs_ms_per_token": decode});
+                           "prefill_runs_ms": prefill, "decode_runs_ms_per_token": decode,
+                           "weight_mb": mb, "bound_ms": bound_ms, "decode_vs_bound": d / bound_ms});
         if let Some((bp, bd)) = base {
             v["prefill_vs_f32"] = json!(p / bp);
             v["decode_vs_f32"] = json!(d / bd);

@@ -6,6 +6,7 @@ mod bench;
 mod bench_contrast;
 mod bench_crowd;
 mod bench_grammar;
+mod bench_profile;
 mod bench_spec;
 mod crowd;
 mod generate;

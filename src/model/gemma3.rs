@@ -210,6 +210,19 @@ impl Gemma3 {
         }
     }
 
+    /// Bytes of weights one decode step streams, per projection (named as the profile's
+    /// spans) over all layers, and the head.
+    pub(crate) fn weight_bytes(&self) -> Vec<(&'static str, u64)> {
+        let sum = |f: fn(&Layer) -> &Linear| self.layers.iter().map(|l| f(l).bytes()).sum();
+        vec![
+            ("qkv_proj", sum(|l| &l.qkv)),
+            ("o_proj", sum(|l| &l.wo)),
+            ("gate_up_proj", sum(|l| &l.gate_up)),
+            ("down_proj", sum(|l| &l.down)),
+            ("head", self.head.bytes()),
+        ]
+    }
+
     /// Final norm in the compute precision, returned as f32.
     pub(crate) fn norm(&self, rows: &Tensor) -> Tensor {
         final_norm(rows, &self.norm, self.cfg.norm_eps)

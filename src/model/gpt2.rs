@@ -125,6 +125,20 @@ impl Gpt2 {
         }
     }
 
+    /// Bytes of weights one decode step streams, per projection over all blocks, and the
+    /// tied head.
+    pub(crate) fn weight_bytes(&self) -> Vec<(&'static str, u64)> {
+        let sum = |f: fn(&Block) -> &Linear| self.blocks.iter().map(|b| f(b).bytes()).sum();
+        let head = (self.wte.numel() * self.wte.kind().elt_size_in_bytes()) as u64;
+        vec![
+            ("qkv_proj", sum(|b| &b.attn)),
+            ("o_proj", sum(|b| &b.proj)),
+            ("fc", sum(|b| &b.fc)),
+            ("fc_out", sum(|b| &b.out)),
+            ("head", head),
+        ]
+    }
+
     /// Final layer norm in the compute precision, returned as f32.
     pub(crate) fn norm(&self, rows: &Tensor) -> Tensor {
         let x = rows.to_kind(self.wte.kind());

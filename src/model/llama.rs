@@ -6,6 +6,7 @@ use super::cache::KvCache;
 use super::config::ModelConfig;
 use super::error::ModelError;
 use super::ops::{attention, final_norm, head_logits, rms_norm, Compute, Linear, Rope};
+use super::profile::span;
 use super::weights::Weights;
 use super::{ForwardOptions, ForwardOutput, HiddenTap, LogitsWanted};
 
@@ -114,50 +115,77 @@ impl Llama {
         // StreamingLLM: positions are cache positions.
         let start = cache.len() as i64;
         let (cos, sin) = self.rope.slice(start, t);
+        // Shaped [t, 1, d] to broadcast over [b, t, heads, d].
+        let (cos, sin) = (cos.unsqueeze(1), sin.unsqueeze(1));
         let eps = self.cfg.norm_eps;
-        let mut x = Tensor::embedding(&self.embed, tokens, -1, false, false);
+        let mut x = span("embed", || {
+            Tensor::embedding(&self.embed, tokens, -1, false, false)
+        });
         let mut attentions = Vec::new();
         let mut tap = HiddenTap::new(opts.hidden);
         tap.push(&x);
         let depth = opts.exit_after.unwrap_or(self.layers.len());
+        let f = self.cfg.intermediate as i64;
         for (i, l) in self.layers.iter().take(depth).enumerate() {
-            let hdn = rms_norm(&x, &l.attn_norm, eps);
-            let qkv = l.qkv.forward(&hdn);
-            let q = qkv.narrow(2, 0, h * d).view([b, t, h, d]).transpose(1, 2);
-            let k = qkv
-                .narrow(2, h * d, hkv * d)
-                .view([b, t, hkv, d])
-                .transpose(1, 2);
-            let v = qkv
-                .narrow(2, (h + hkv) * d, hkv * d)
-                .view([b, t, hkv, d])
-                .transpose(1, 2)
-                .contiguous();
-            let q = Rope::apply(&q, &cos, &sin);
-            let k = Rope::apply(&k, &cos, &sin);
-            let (k, v) = cache.append(i, k, v);
-            let (out, probs) = attention(&q, &k, &v, start, opts.capture_attention);
+            let hdn = span("rms_norm", || rms_norm(&x, &l.attn_norm, eps));
+            let qkv = span("qkv_proj", || l.qkv.forward(&hdn));
+            let (q, k, v) = span("split_rope", || {
+                // Queries and keys rotated together, as [b, t, heads, d].
+                let qk = qkv.narrow(2, 0, (h + hkv) * d).view([b, t, h + hkv, d]);
+                let qk = Rope::apply(&qk, &cos, &sin);
+                let v = qkv
+                    .narrow(2, (h + hkv) * d, hkv * d)
+                    .view([b, t, hkv, d])
+                    .transpose(1, 2)
+                    .contiguous();
+                (
+                    qk.narrow(2, 0, h).transpose(1, 2),
+                    qk.narrow(2, h, hkv).transpose(1, 2),
+                    v,
+                )
+            });
+            let (k, v) = span("kv_cache", || cache.append(i, k, v));
+            let (out, probs) = span("attention", || {
+                attention(&q, &k, &v, start, opts.capture_attention)
+            });
             if let Some(p) = probs {
                 attentions.push(p);
             }
-            x += l.wo.forward(&out);
-            let hdn = rms_norm(&x, &l.mlp_norm, eps);
-            let gu = l.gate_up.forward(&hdn);
-            let f = self.cfg.intermediate as i64;
-            let act = gu.narrow(2, 0, f).silu() * gu.narrow(2, f, f);
-            x += l.down.forward(&act);
+            let o = span("o_proj", || l.wo.forward(&out));
+            span("residual", || x += o);
+            let hdn = span("rms_norm", || rms_norm(&x, &l.mlp_norm, eps));
+            let gu = span("gate_up_proj", || l.gate_up.forward(&hdn));
+            let act = span("silu_mul", || {
+                gu.narrow(2, 0, f).silu() * gu.narrow(2, f, f)
+            });
+            let down = span("down_proj", || l.down.forward(&act));
+            span("residual", || x += down);
             tap.push(&x);
         }
         let x = match opts.logits {
             LogitsWanted::Last => x.select(1, t - 1),
             LogitsWanted::All => x,
         };
-        let x = rms_norm(&x, &self.norm, eps);
+        let x = span("rms_norm", || rms_norm(&x, &self.norm, eps));
+        let logits = span("head", || self.head.forward(&x).to_kind(Kind::Float));
         ForwardOutput {
-            logits: self.head.forward(&x).to_kind(Kind::Float),
+            logits,
             attentions,
             hidden: tap.finish(),
         }
+    }
+
+    /// Bytes of weights one decode step streams, per projection (named as the profile's
+    /// spans) over all layers, and the head.
+    pub(crate) fn weight_bytes(&self) -> Vec<(&'static str, u64)> {
+        let sum = |f: fn(&Layer) -> &Linear| self.layers.iter().map(|l| f(l).bytes()).sum();
+        vec![
+            ("qkv_proj", sum(|l| &l.qkv)),
+            ("o_proj", sum(|l| &l.wo)),
+            ("gate_up_proj", sum(|l| &l.gate_up)),
+            ("down_proj", sum(|l| &l.down)),
+            ("head", self.head.bytes()),
+        ]
     }
 
     /// Final norm in the compute precision, returned as f32.

@@ -16,13 +16,16 @@ pub mod llama;
 mod ops;
 pub mod perplexity;
 pub mod plan;
+pub mod profile;
 pub mod quant;
 pub mod taps;
+pub mod threads;
 pub mod tokenizer;
 pub mod validate;
 pub mod weights;
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use tch::{Kind, Tensor};
 
@@ -241,11 +244,20 @@ impl Model {
             Model::Gpt2(_) => k.shallow_clone(),
         };
         cache.make_room(t, &shift).map_err(ModelError::Other)?;
-        Ok(match self {
+        let t0 = Instant::now();
+        let out = match self {
             Model::Llama(m) => m.forward(tokens, cache, opts),
             Model::Gpt2(m) => m.forward(tokens, cache, opts),
             Model::Gemma3(m) => m.forward(tokens, cache, opts),
-        })
+        };
+        if tokens.numel() == 1 {
+            // A decode step: its time tells the thread governor whether the cores are free.
+            threads::observe(
+                self as *const Model as usize,
+                t0.elapsed().as_secs_f64() * 1e3,
+            );
+        }
+        Ok(out)
     }
 
     /// The logit lens: `rows` (`[n, d]` residual streams) through the final norm (when
@@ -268,6 +280,17 @@ impl Model {
             Model::Llama(m) => m.norm(rows),
             Model::Gpt2(m) => m.norm(rows),
             Model::Gemma3(m) => m.norm(rows),
+        }
+    }
+
+    /// Bytes of weights one decode step reads, per projection (over all layers) and for the
+    /// head: the memory-bandwidth bound of decoding is their sum over the machine's stream
+    /// rate.
+    pub fn weight_bytes(&self) -> Vec<(&'static str, u64)> {
+        match self {
+            Model::Llama(m) => m.weight_bytes(),
+            Model::Gpt2(m) => m.weight_bytes(),
+            Model::Gemma3(m) => m.weight_bytes(),
         }
     }
 

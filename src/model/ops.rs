@@ -38,6 +38,10 @@ pub(crate) fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -
 }
 
 /// Rotary position embedding tables (Hugging Face's `rotate_half` convention).
+///
+/// `rotate_half(x) = [-x₂, x₁]` is computed as `roll(x, D/2) · [-1…, 1…]`, the sign folded into
+/// the sine table (`sin` holds `[-sin, sin]`): three kernels fewer per call, and the same
+/// numbers, since `x₂·(-s)` and `(-x₂)·s` round alike.
 pub(crate) struct Rope {
     cos: Tensor,
     sin: Tensor,
@@ -55,20 +59,28 @@ impl Rope {
         let inv = Tensor::from_slice(&inv);
         let pos = Tensor::arange(max_pos as i64, (Kind::Float, tch::Device::Cpu));
         let freqs = pos.unsqueeze(1) * inv.unsqueeze(0);
-        let emb = Tensor::cat(&[&freqs, &freqs], 1);
+        let (cos, sin) = Rope::tables(&freqs);
         Rope {
-            cos: emb.cos().to_kind(kind),
-            sin: emb.sin().to_kind(kind),
+            cos: cos.to_kind(kind),
+            sin: sin.to_kind(kind),
             inv,
         }
+    }
+
+    /// `cos` and the signed `sin` tables `[.., head_dim]` of angles `[.., head_dim / 2]`.
+    fn tables(freqs: &Tensor) -> (Tensor, Tensor) {
+        let sin = freqs.sin();
+        (
+            Tensor::cat(&[freqs.cos(), freqs.cos()], -1),
+            Tensor::cat(&[sin.neg(), sin], -1),
+        )
     }
 
     /// Rotates `x` (`[batch, heads, T, head_dim]`, already rotated) by `delta` positions more,
     /// computed in f32: keys moved left by `n` cache slots take `delta = -n`.
     pub(crate) fn shift(&self, x: &Tensor, delta: i64) -> Tensor {
-        let freqs = &self.inv * delta as f64;
-        let emb = Tensor::cat(&[&freqs, &freqs], 0);
-        Rope::apply(&x.to_kind(Kind::Float), &emb.cos(), &emb.sin()).to_kind(x.kind())
+        let (cos, sin) = Rope::tables(&(&self.inv * delta as f64));
+        Rope::apply(&x.to_kind(Kind::Float), &cos, &sin).to_kind(x.kind())
     }
 
     /// The tables for positions `start..start+len`, shaped `[len, head_dim]`.
@@ -79,13 +91,11 @@ impl Rope {
         )
     }
 
-    /// Rotates `x` (`[batch, heads, T, head_dim]`) by the given tables.
+    /// Rotates `x` (`[.., head_dim]`) by tables from [`Rope::slice`] shaped to broadcast
+    /// against it (`[T, head_dim]` for `[batch, heads, T, head_dim]`).
     pub(crate) fn apply(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Tensor {
-        let d = x.size()[3];
-        let x1 = x.narrow(3, 0, d / 2);
-        let x2 = x.narrow(3, d / 2, d / 2);
-        let rotated = Tensor::cat(&[x2.neg(), x1], 3);
-        x * cos + rotated * sin
+        let d = x.size().last().copied().unwrap_or(0);
+        x * cos + x.roll([d / 2], [-1]) * sin
     }
 }
 
@@ -133,6 +143,13 @@ pub(crate) fn attention_with(
 ) -> (Tensor, Option<Tensor>) {
     let (b, h, t, d) = q.size4().expect("q is [B,H,T,D]");
     let (hkv, s) = (k.size()[1], k.size()[2]);
+    if !want_probs && how.softcap.is_none() {
+        // One fused call (libtorch's CPU flash kernel) when nobody looks at the weights.
+        let mask = hidden_keys(start, t, s, how.window).map(|m| m.logical_not());
+        let out =
+            Tensor::scaled_dot_product_attention(q, k, v, mask, 0.0, false, how.scale, hkv != h);
+        return (out.transpose(1, 2).reshape([b, t, h * d]), None);
+    }
     let rep = h / hkv;
     // Query heads sharing a KV head are contiguous, so group them without copying K/V.
     let qg = q.reshape([b, hkv, rep * t, d]);
@@ -141,21 +158,13 @@ pub(crate) fn attention_with(
         Some(c) => (scores / c).tanh() * c,
         None => scores,
     };
-    let slides = how.window.is_some_and(|w| s > w);
-    let scores = if t > 1 || slides {
-        let cpu = (Kind::Int64, tch::Device::Cpu);
-        // Distance from each query (slot start + i) back to each key slot j.
-        let back = Tensor::arange_start(start, start + t, cpu).unsqueeze(1)
-            - Tensor::arange(s, cpu).unsqueeze(0);
-        let hidden = match how.window {
-            Some(w) => back.lt(0).logical_or(&back.ge(w)),
-            None => back.lt(0),
-        };
-        let mask = Tensor::zeros([t, s], (Kind::Float, tch::Device::Cpu))
-            .masked_fill(&hidden, f64::NEG_INFINITY);
-        (scores.view([b, hkv, rep, t, s]) + mask).view([b, hkv, rep * t, s])
-    } else {
-        scores
+    let scores = match hidden_keys(start, t, s, how.window) {
+        Some(hidden) => {
+            let mask = Tensor::zeros([t, s], (Kind::Float, tch::Device::Cpu))
+                .masked_fill(&hidden, f64::NEG_INFINITY);
+            (scores.view([b, hkv, rep, t, s]) + mask).view([b, hkv, rep * t, s])
+        }
+        None => scores,
     };
     let probs = scores.softmax(-1, Kind::Float);
     let out = probs
@@ -166,6 +175,23 @@ pub(crate) fn attention_with(
         .reshape([b, t, h * d]);
     let probs = want_probs.then(|| probs.view([b, h, t, s]));
     (out, probs)
+}
+
+/// Which of `s` key slots each of `t` queries (slots `start..start + t`) may not see, as a
+/// `[t, s]` boolean mask: later slots, and slots `window` or more back; `None` when every
+/// query sees every slot.
+fn hidden_keys(start: i64, t: i64, s: i64, window: Option<i64>) -> Option<Tensor> {
+    if t == 1 && window.is_none_or(|w| s <= w) {
+        return None;
+    }
+    let cpu = (Kind::Int64, tch::Device::Cpu);
+    // Distance from each query (slot start + i) back to each key slot j.
+    let back = Tensor::arange_start(start, start + t, cpu).unsqueeze(1)
+        - Tensor::arange(s, cpu).unsqueeze(0);
+    Some(match window {
+        Some(w) => back.lt(0).logical_or(&back.ge(w)),
+        None => back.lt(0),
+    })
 }
 
 /// How a model's projections store and multiply their weights.
@@ -283,13 +309,14 @@ impl Linear {
         }
     }
 
-    /// How the weight is held, for reports: `dense`, `int8` or `int4`.
-    #[allow(dead_code)]
-    pub(crate) fn format(&self) -> &'static str {
-        match self.weight {
-            Packed::Dense { .. } => "dense",
-            Packed::Int8(_) => "int8",
-            Packed::Int4(_) => "int4",
-        }
+    /// Bytes a forward streams from this projection's weight (and bias).
+    pub(crate) fn bytes(&self) -> u64 {
+        let size = |t: &Tensor| (t.numel() * t.kind().elt_size_in_bytes()) as u64;
+        let weight = match &self.weight {
+            Packed::Dense { w, .. } => size(w),
+            Packed::Int8(p) => size(&p.q) + size(&p.scales),
+            Packed::Int4(p) => size(&p.packed) + size(&p.scale_zeros),
+        };
+        weight + self.bias.as_ref().map_or(0, size)
     }
 }

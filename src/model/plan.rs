@@ -153,6 +153,9 @@ struct Key {
     cpu: String,
     threads: i32,
     libtorch: String,
+    /// OpenMP's wait settings (`OMP_WAIT_POLICY`/`GOMP_SPINCOUNT`), which change the timings.
+    #[serde(default)]
+    openmp: String,
 }
 
 struct State {
@@ -456,6 +459,9 @@ fn current_key() -> Key {
         cpu: cpu_id(),
         threads: tch::get_num_threads(),
         libtorch: libtorch_id(),
+        openmp: ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT"]
+            .map(|v| std::env::var(v).unwrap_or_default())
+            .join("/"),
     }
 }
 

@@ -13,6 +13,7 @@ use super::error::ModelError;
 use super::ops::{
     attention_with, final_norm, head_logits, rms_norm, Compute, Linear, Rope, Scores,
 };
+use super::profile::span;
 use super::weights::Weights;
 use super::{ForwardOptions, ForwardOutput, HiddenTap, LogitsWanted};
 
@@ -152,51 +153,67 @@ impl Gemma3 {
         let global = self.rope_global.slice(start, t);
         let local = self.rope_local.slice(start, t);
         let eps = self.cfg.norm_eps;
-        let mut x = Tensor::embedding(&self.embed, tokens, -1, false, false) * &self.embed_scale;
+        let mut x = span("embed", || {
+            Tensor::embedding(&self.embed, tokens, -1, false, false) * &self.embed_scale
+        });
         let mut attentions = Vec::new();
         let mut tap = HiddenTap::new(opts.hidden);
         tap.push(&x);
         let depth = opts.exit_after.unwrap_or(self.layers.len());
         let f = self.cfg.intermediate as i64;
         for (i, l) in self.layers.iter().take(depth).enumerate() {
-            let hdn = rms_norm(&x, &l.attn_norm, eps);
-            let qkv = l.qkv.forward(&hdn);
-            let q = qkv.narrow(2, 0, h * d).view([b, t, h, d]);
-            let k = qkv.narrow(2, h * d, hkv * d).view([b, t, hkv, d]);
-            let v = qkv
-                .narrow(2, (h + hkv) * d, hkv * d)
-                .view([b, t, hkv, d])
-                .transpose(1, 2)
-                .contiguous();
-            let q = rms_norm(&q, &l.q_norm, eps).transpose(1, 2);
-            let k = rms_norm(&k, &l.k_norm, eps).transpose(1, 2);
-            let (cos, sin) = if l.window.is_some() { &local } else { &global };
-            let q = Rope::apply(&q, cos, sin);
-            let k = Rope::apply(&k, cos, sin);
-            let (k, v) = cache.append(i, k, v);
+            let hdn = span("rms_norm", || rms_norm(&x, &l.attn_norm, eps));
+            let qkv = span("qkv_proj", || l.qkv.forward(&hdn));
+            let (q, k, v) = span("split_norm_rope", || {
+                let q = qkv.narrow(2, 0, h * d).view([b, t, h, d]);
+                let k = qkv.narrow(2, h * d, hkv * d).view([b, t, hkv, d]);
+                let v = qkv
+                    .narrow(2, (h + hkv) * d, hkv * d)
+                    .view([b, t, hkv, d])
+                    .transpose(1, 2)
+                    .contiguous();
+                let q = rms_norm(&q, &l.q_norm, eps).transpose(1, 2);
+                let k = rms_norm(&k, &l.k_norm, eps).transpose(1, 2);
+                let (cos, sin) = if l.window.is_some() { &local } else { &global };
+                (Rope::apply(&q, cos, sin), Rope::apply(&k, cos, sin), v)
+            });
+            let (k, v) = span("kv_cache", || cache.append(i, k, v));
             let how = Scores {
                 scale: self.extra.query_pre_attn_scalar.powf(-0.5),
                 window: l.window,
                 softcap: self.extra.attn_softcap,
             };
-            let (out, probs) = attention_with(&q, &k, &v, start, opts.capture_attention, how);
+            let (out, probs) = span("attention", || {
+                attention_with(&q, &k, &v, start, opts.capture_attention, how)
+            });
             if let Some(p) = probs {
                 attentions.push(p);
             }
-            x += rms_norm(&l.wo.forward(&out), &l.post_attn_norm, eps);
-            let hdn = rms_norm(&x, &l.ffn_norm, eps);
-            let gu = l.gate_up.forward(&hdn);
-            let act = gu.narrow(2, 0, f).gelu("tanh") * gu.narrow(2, f, f);
-            x += rms_norm(&l.down.forward(&act), &l.post_ffn_norm, eps);
+            let o = span("o_proj", || l.wo.forward(&out));
+            span("norm_residual", || {
+                x += rms_norm(&o, &l.post_attn_norm, eps)
+            });
+            let hdn = span("rms_norm", || rms_norm(&x, &l.ffn_norm, eps));
+            let gu = span("gate_up_proj", || l.gate_up.forward(&hdn));
+            let act = span("gelu_mul", || {
+                gu.narrow(2, 0, f).gelu("tanh") * gu.narrow(2, f, f)
+            });
+            let down = span("down_proj", || l.down.forward(&act));
+            span("norm_residual", || {
+                x += rms_norm(&down, &l.post_ffn_norm, eps)
+            });
             tap.push(&x);
         }
         let x = match opts.logits {
             LogitsWanted::Last => x.select(1, t - 1),
             LogitsWanted::All => x,
         };
-        let x = rms_norm(&x, &self.norm, eps);
+        let x = span("rms_norm", || rms_norm(&x, &self.norm, eps));
+        let logits = span("head", || {
+            self.softcap(self.head.forward(&x).to_kind(Kind::Float))
+        });
         ForwardOutput {
-            logits: self.softcap(self.head.forward(&x).to_kind(Kind::Float)),
+            logits,
             attentions,
             hidden: tap.finish(),
         }

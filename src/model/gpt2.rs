@@ -6,6 +6,7 @@ use super::cache::KvCache;
 use super::config::ModelConfig;
 use super::error::ModelError;
 use super::ops::{attention, layer_norm, Linear};
+use super::profile::span;
 use super::weights::Weights;
 use super::{ForwardOptions, ForwardOutput, HiddenTap, LogitsWanted};
 
@@ -88,38 +89,52 @@ impl Gpt2 {
         let start = cache.len() as i64;
         let eps = self.cfg.norm_eps;
         let pos = self.wpe.narrow(0, start, t);
-        let mut x = Tensor::embedding(&self.wte, tokens, -1, false, false) + pos;
+        let mut x = span("embed", || {
+            Tensor::embedding(&self.wte, tokens, -1, false, false) + pos
+        });
         let mut attentions = Vec::new();
         let mut tap = HiddenTap::new(opts.hidden);
         tap.push(&x);
         let depth = opts.exit_after.unwrap_or(self.blocks.len());
         for (i, blk) in self.blocks.iter().take(depth).enumerate() {
-            let hdn = layer_norm(&x, &blk.ln1.0, &blk.ln1.1, eps);
-            let qkv = blk.attn.forward(&hdn);
-            let split = |j: i64| {
-                qkv.narrow(2, j * h * d, h * d)
-                    .view([b, t, h, d])
-                    .transpose(1, 2)
-            };
-            let (q, k, v) = (split(0), split(1), split(2).contiguous());
-            let (k, v) = cache.append(i, k, v);
-            let (out, probs) = attention(&q, &k, &v, start, opts.capture_attention);
+            let hdn = span("layer_norm", || layer_norm(&x, &blk.ln1.0, &blk.ln1.1, eps));
+            let qkv = span("qkv_proj", || blk.attn.forward(&hdn));
+            let (q, k, v) = span("split", || {
+                let split = |j: i64| {
+                    qkv.narrow(2, j * h * d, h * d)
+                        .view([b, t, h, d])
+                        .transpose(1, 2)
+                };
+                (split(0), split(1), split(2).contiguous())
+            });
+            let (k, v) = span("kv_cache", || cache.append(i, k, v));
+            let (out, probs) = span("attention", || {
+                attention(&q, &k, &v, start, opts.capture_attention)
+            });
             if let Some(p) = probs {
                 attentions.push(p);
             }
-            x += blk.proj.forward(&out);
-            let hdn = layer_norm(&x, &blk.ln2.0, &blk.ln2.1, eps);
-            let m = blk.fc.forward(&hdn).gelu("tanh");
-            x += blk.out.forward(&m);
+            let o = span("o_proj", || blk.proj.forward(&out));
+            span("residual", || x += o);
+            let hdn = span("layer_norm", || layer_norm(&x, &blk.ln2.0, &blk.ln2.1, eps));
+            let m = span("fc", || blk.fc.forward(&hdn));
+            let m = span("gelu", || m.gelu("tanh"));
+            let m = span("fc_out", || blk.out.forward(&m));
+            span("residual", || x += m);
             tap.push(&x);
         }
         let x = match opts.logits {
             LogitsWanted::Last => x.select(1, t - 1),
             LogitsWanted::All => x,
         };
-        let x = layer_norm(&x, &self.ln_f.0, &self.ln_f.1, eps);
+        let x = span("layer_norm", || {
+            layer_norm(&x, &self.ln_f.0, &self.ln_f.1, eps)
+        });
+        let logits = span("head", || {
+            x.linear::<Tensor>(&self.wte, None).to_kind(Kind::Float)
+        });
         ForwardOutput {
-            logits: x.linear::<Tensor>(&self.wte, None).to_kind(Kind::Float),
+            logits,
             attentions,
             hidden: tap.finish(),
         }

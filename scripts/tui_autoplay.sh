@@ -156,6 +156,7 @@ def tui(binary):
         os.chdir(workdir)
         os.execv(binary, [binary, "--no-mouse"] + ARGS)
     chunks = []
+    closed = []
 
     def read_until_quiet(quiet, limit):
         """Records output until none arrives for `quiet` s (or `limit` s pass); whether
@@ -171,7 +172,8 @@ def tui(binary):
                 return got
             try:
                 chunk = os.read(fd, 65536)
-            except OSError:
+            except OSError:  # the program has exited
+                closed.append(True)
                 return got
             chunks.append((time.perf_counter_ns(), chunk))
             got = True
@@ -180,8 +182,9 @@ def tui(binary):
         # Loaded: the alternate screen is up and the screen has been quiet for 2 s.
         deadline = time.monotonic() + 300
         while b"\x1b[?1049h" not in b"".join(c for _, c in chunks) or read_until_quiet(2.0, 2.0):
-            if time.monotonic() > deadline:
-                sys.exit(f"{binary}: the UI did not come up")
+            if closed or time.monotonic() > deadline:
+                tail = b"".join(c for _, c in chunks)[-2000:]
+                sys.exit(f"{binary}: the UI did not come up; output tail: {tail!r}")
             read_until_quiet(0.2, 0.2)
         start = len(chunks)
         ui0 = ui_ticks(pid)

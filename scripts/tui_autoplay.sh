@@ -18,8 +18,8 @@
 # ms/tok; both the median of the last 64 forwards, not wall clock) and the CPU time the TUI's
 # UI thread spent per token while autoplay ran.
 # The TUI's session is saved (`w`) at the end and its tokens must equal the headless run's.
-# Prints every run, the medians, the ratio TUI / headless and the 1-minute load average
-# before and after. Attention capture stays off (the main tab never turns it on). Several
+# Prints every run, the medians, the ratio TUI / headless (of the medians, and within each
+# pair, whose two runs are adjacent in time) and the 1-minute load average before and after. Attention capture stays off (the main tab never turns it on). Several
 # binaries are measured in turn within each pair, so a before/after comparison shares the
 # machine's load.
 # Settings: N (250), PAIRS (3), SEED (1), PROMPT, KNOBS ("--temperature 0.8 --top-p 0.95"),
@@ -276,6 +276,9 @@ for b in BINS:
           f"UI thread {ui:.2f} ms CPU/token)")
     print(f"  ratio tui/headless: {tm / hm:.3f} (target: at most {TARGET}: "
           f"{'met' if tm / hm <= TARGET else 'NOT met'})")
+    pairs = [b["ms"] / a["ms"] for a, b in zip(h, t)]
+    print(f"  ratio within each pair: {' '.join(f'{x:.3f}' for x in pairs)} "
+          f"(median {statistics.median(pairs):.3f})")
     print(f"  same {N} tokens in every run: {'yes' if same else 'NO'}")
 print(f"1-min load average before / after: {load_before:.2f} / {load_after:.2f}")
 sys.exit(0 if ok else 1)

@@ -5,7 +5,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::engine::session::{Session, SessionFile};
-use crate::engine::worker;
+use crate::engine::worker::{self, WorkerOptions};
 use crate::model::load;
 use crate::tui::{self, TuiOptions};
 
@@ -26,6 +26,10 @@ pub struct TuiArgs {
     /// Start generating at once.
     #[arg(long)]
     autoplay: bool,
+    /// Autoplay pauses once the current timeline holds N generated tokens, where `generate
+    /// --max-tokens N` would stop (space still steps past it).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_tokens: Option<u64>,
     /// Leave the mouse to the terminal (no click-to-select, no wheel knobs).
     #[arg(long)]
     no_mouse: bool,
@@ -98,7 +102,10 @@ fn start(
     a: &TuiArgs,
     spec: Option<crate::engine::run::SpecConfig>,
 ) -> Result<(), CliError> {
-    let (handle, _engine) = worker::spawn(session);
+    let opts = WorkerOptions {
+        max_tokens: a.max_tokens.map(|n| n as usize),
+    };
+    let (handle, _engine) = worker::spawn_with(session, opts);
     let opts = TuiOptions {
         mouse: !a.no_mouse,
         autoplay: a.autoplay,

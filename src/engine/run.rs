@@ -66,8 +66,10 @@ pub trait Run {
     /// Whether another step can run now.
     fn can_step(&self, session: &Session) -> bool;
     /// One unit of work (a token, a beam expansion, a round); the events it produces besides
-    /// the timeline snapshot the worker sends after every change.
-    fn step(&mut self, session: &mut Session) -> Result<Vec<Event>, EngineError>;
+    /// the timeline snapshot the worker sends after every change. `room`: how many tokens the
+    /// timeline may still grow by (at least 1; `usize::MAX` without a limit), which a
+    /// speculative round respects; runs that do not extend the timeline ignore it.
+    fn step(&mut self, session: &mut Session, room: usize) -> Result<Vec<Event>, EngineError>;
     /// Events describing the run as it stands (sent when it starts).
     fn view(&self) -> Vec<Event>;
 }
@@ -107,7 +109,7 @@ impl Run for SampleRun {
         !session.finished()
     }
 
-    fn step(&mut self, session: &mut Session) -> Result<Vec<Event>, EngineError> {
+    fn step(&mut self, session: &mut Session, _room: usize) -> Result<Vec<Event>, EngineError> {
         session.step().map(|_| Vec::new())
     }
 
@@ -125,7 +127,7 @@ impl Run for BeamRun {
         !self.is_done()
     }
 
-    fn step(&mut self, session: &mut Session) -> Result<Vec<Event>, EngineError> {
+    fn step(&mut self, session: &mut Session, _room: usize) -> Result<Vec<Event>, EngineError> {
         BeamRun::step(self, &session.loaded().model)?;
         Ok(self.view())
     }
@@ -144,7 +146,7 @@ impl Run for CrowdRun {
         !self.is_done()
     }
 
-    fn step(&mut self, session: &mut Session) -> Result<Vec<Event>, EngineError> {
+    fn step(&mut self, session: &mut Session, _room: usize) -> Result<Vec<Event>, EngineError> {
         CrowdRun::step(self, session.loaded())?;
         Ok(Run::view(self))
     }
@@ -248,8 +250,8 @@ impl Run for SpecRun {
         !session.finished()
     }
 
-    fn step(&mut self, session: &mut Session) -> Result<Vec<Event>, EngineError> {
-        self.round(session, usize::MAX)?;
+    fn step(&mut self, session: &mut Session, room: usize) -> Result<Vec<Event>, EngineError> {
+        self.round(session, room)?;
         Ok(self.view())
     }
 

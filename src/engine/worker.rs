@@ -12,12 +12,25 @@ use super::protocol::{Command, EngineHandle, Event};
 use super::run::{self, Run, RunKind, RunRequest, SampleRun};
 use super::session::{EngineError, Session};
 
+/// How the engine thread behaves besides what it is told.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkerOptions {
+    /// Autoplay pauses once the current timeline holds this many generated tokens (a
+    /// speculative round stops there too); a single step still goes past it.
+    pub max_tokens: Option<usize>,
+}
+
 /// Starts the engine thread on a ready session; it serves commands until `Quit` or until the
 /// UI drops its handle.
 pub fn spawn(session: Session) -> (EngineHandle, JoinHandle<()>) {
+    spawn_with(session, WorkerOptions::default())
+}
+
+/// [`spawn`] with options.
+pub fn spawn_with(session: Session, opts: WorkerOptions) -> (EngineHandle, JoinHandle<()>) {
     let (cmd_tx, cmd_rx) = channel();
     let (ev_tx, ev_rx) = unbounded_channel();
-    let join = std::thread::spawn(move || run(session, cmd_rx, ev_tx));
+    let join = std::thread::spawn(move || run(session, opts, cmd_rx, ev_tx));
     (
         EngineHandle {
             commands: cmd_tx,
@@ -35,6 +48,8 @@ struct Worker {
     playing: bool,
     /// Steps still to generate for a re-roll.
     queued: usize,
+    /// Autoplay's limit on the timeline's length.
+    max_tokens: Option<usize>,
 }
 
 impl Worker {
@@ -72,10 +87,23 @@ impl Worker {
         }
     }
 
+    /// How many tokens autoplay may still add to the current timeline (`usize::MAX`: no
+    /// limit, or a run that does not extend the timeline).
+    fn room(&self, session: &Session) -> usize {
+        match (self.max_tokens, self.active.kind()) {
+            (Some(n), RunKind::Sample | RunKind::Speculative) => {
+                n.saturating_sub(session.steps().len())
+            }
+            _ => usize::MAX,
+        }
+    }
+
+    /// One step of the active run, adding at most `room` (≥ 1) tokens to the timeline.
     fn step(
         &mut self,
         session: &mut Session,
         send: &dyn Fn(Event) -> bool,
+        room: usize,
     ) -> Result<(), EngineError> {
         if !self.active.can_step(session) {
             self.playing = false;
@@ -85,14 +113,19 @@ impl Worker {
                 _ => Err(EngineError::Finished),
             };
         }
-        for e in self.active.step(session)? {
+        for e in self.active.step(session, room.max(1))? {
             send(e);
         }
         Ok(())
     }
 }
 
-fn run(mut session: Session, commands: Receiver<Command>, events: UnboundedSender<Event>) {
+fn run(
+    mut session: Session,
+    opts: WorkerOptions,
+    commands: Receiver<Command>,
+    events: UnboundedSender<Event>,
+) {
     let send = |e: Event| events.send(e).is_ok();
     send(Event::Loaded(session.info()));
     send(Event::Knobs(Box::new(session.config().clone())));
@@ -101,6 +134,7 @@ fn run(mut session: Session, commands: Receiver<Command>, events: UnboundedSende
         timeline: RunRequest::Sample,
         playing: false,
         queued: 0,
+        max_tokens: opts.max_tokens,
     };
     send(Event::Timeline(session.snapshot()));
     match session.pending_record() {
@@ -152,7 +186,7 @@ fn run(mut session: Session, commands: Receiver<Command>, events: UnboundedSende
                     }
                 },
                 Command::Start(req) => w.start(req, &mut session, &send),
-                Command::Step => w.step(&mut session, &send),
+                Command::Step => w.step(&mut session, &send, usize::MAX),
                 Command::Autoplay(on) => {
                     w.playing = on;
                     Ok(())
@@ -226,9 +260,23 @@ fn run(mut session: Session, commands: Receiver<Command>, events: UnboundedSende
                 send(Event::Error(e.to_string()));
             }
         }
+        if w.playing && w.queued == 0 && w.room(&session) == 0 {
+            w.playing = false;
+            changed = true;
+            send(Event::Notice(format!(
+                "autoplay stops at {} tokens (--max-tokens): space steps on",
+                w.max_tokens.unwrap_or_default()
+            )));
+        }
         if w.playing || w.queued > 0 {
+            // A re-roll restores the steps it discarded, whatever the limit.
+            let room = if w.queued > 0 {
+                usize::MAX
+            } else {
+                w.room(&session)
+            };
             w.queued = w.queued.saturating_sub(1);
-            if let Err(e) = w.step(&mut session, &send) {
+            if let Err(e) = w.step(&mut session, &send, room) {
                 w.playing = false;
                 w.queued = 0;
                 if !matches!(e, EngineError::Finished) {

@@ -144,11 +144,24 @@ pub(crate) fn attention_with(
     let (b, h, t, d) = q.size4().expect("q is [B,H,T,D]");
     let (hkv, s) = (k.size()[1], k.size()[2]);
     if !want_probs && how.softcap.is_none() {
-        // One fused call (libtorch's CPU flash kernel) when nobody looks at the weights.
+        // One fused call (libtorch's CPU flash kernel) when nobody looks at the weights, in
+        // f32: its bf16 path is 2–3× slower on CPUs without bf16 arithmetic, and the cast of
+        // a few thousand cached values costs less than that.
         let mask = hidden_keys(start, t, s, how.window).map(|m| m.logical_not());
-        let out =
-            Tensor::scaled_dot_product_attention(q, k, v, mask, 0.0, false, how.scale, hkv != h);
-        return (out.transpose(1, 2).reshape([b, t, h * d]), None);
+        let f = |x: &Tensor| x.to_kind(Kind::Float);
+        let (qf, kf, vf) = (f(q), f(k), f(v));
+        let out = Tensor::scaled_dot_product_attention(
+            &qf,
+            &kf,
+            &vf,
+            mask,
+            0.0,
+            false,
+            how.scale,
+            hkv != h,
+        );
+        let out = out.transpose(1, 2).reshape([b, t, h * d]);
+        return (out.to_kind(q.kind()), None);
     }
     let rep = h / hkv;
     // Query heads sharing a KV head are contiguous, so group them without copying K/V.

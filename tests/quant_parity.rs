@@ -11,9 +11,10 @@ use logitscope::model::{self, ids_tensor, tensor_to_vec, Dtype, ForwardOptions, 
 use serde_json::Value;
 
 /// Documented bounds: (dtype, max |Δ logprob| on the top-20, fewest greedy tokens agreeing
-/// before the first divergence, out of 32, on the worst prompt). bf16 is listed because q8
-/// and q4 compute with bf16 activations: most of their cost is bf16's. Measured (2 threads):
-/// bf16 0.42 / 4, q8 0.64 / 2, q4 0.48 / 4.
+/// before the first divergence, out of 32, on the worst prompt). A divergence where Hugging
+/// Face's own top-2 margin is under half the Δ bound is a near-tie that error explains, and
+/// does not count; one at a wider margin does. bf16 is listed because q8 and q4 compute with bf16 activations: most
+/// of their cost is bf16's. Measured figures are in the README.
 const BOUNDS: [(Dtype, f64, usize); 3] = [
     (Dtype::Bf16, 0.6, 2),
     (Dtype::Q8, 0.9, 1),
@@ -36,8 +37,9 @@ fn argmax(v: &[f32]) -> u32 {
         .0 as u32
 }
 
-/// (max |Δ logprob| over the fixture's top-20, greedy tokens agreeing before divergence).
-fn measure(lm: &Loaded, case: &Value) -> (f64, usize) {
+/// (max |Δ logprob| over the fixture's top-20, greedy tokens agreeing before divergence, and
+/// Hugging Face's top-2 margin at the step that diverged).
+fn measure(lm: &Loaded, case: &Value) -> (f64, usize, Option<f64>) {
     let prompt = ids(&case["ids"]);
     let mut cache = lm.model.new_cache();
     let out = lm
@@ -63,7 +65,8 @@ fn measure(lm: &Loaded, case: &Value) -> (f64, usize) {
         agree += 1;
         logits = lm.model.next_logits(&[got], &mut cache).unwrap();
     }
-    (worst, agree)
+    let margin = (agree < want.len()).then(|| case["greedy32_margin"][agree].as_f64().unwrap());
+    (worst, agree, margin)
 }
 
 #[test]
@@ -79,17 +82,21 @@ fn quantised_compute_stays_within_documented_bounds() {
         let (mut worst, mut fewest) = (0.0f64, usize::MAX);
         for case in cases {
             let name = case["name"].as_str().unwrap_or("?");
-            let (d, agree) = measure(&lm, case);
+            let (d, agree, margin) = measure(&lm, case);
             let n = case["greedy32"].as_array().unwrap().len();
+            let near_tie = margin.is_some_and(|m| m < max_delta / 2.0);
             eprintln!(
-                "{}: {name}: max |Δ logprob| top-20 {d:.4}, greedy {agree}/{n}",
-                dtype.name()
+                "{}: {name}: max |Δ logprob| top-20 {d:.4}, greedy {agree}/{n}{}",
+                dtype.name(),
+                margin.map_or(String::new(), |m| format!(" (HF margin there {m:.3})"))
             );
             worst = worst.max(d);
-            fewest = fewest.min(agree);
+            if !near_tie {
+                fewest = fewest.min(agree);
+            }
         }
         eprintln!(
-            "{}: worst max |Δ logprob| {worst:.4}, fewest greedy agreeing {fewest}",
+            "{}: worst max |Δ logprob| {worst:.4}, fewest greedy agreeing before a divergence that is not a near-tie {fewest}",
             dtype.name()
         );
         assert!(worst < max_delta, "{}: Δ logprob {worst}", dtype.name());

@@ -11,7 +11,8 @@ use super::cache::KvCache;
 use super::config::{GemmaParams, LayerKind, ModelConfig};
 use super::error::ModelError;
 use super::ops::{
-    attention_with, final_norm, head_logits, rms_norm, Compute, Linear, Rope, Scores,
+    attention_with, final_norm, gated_weight_bytes, head_logits, rms_norm, Compute, Linear, Rope,
+    Scores,
 };
 use super::profile::span;
 use super::weights::Weights;
@@ -230,14 +231,11 @@ impl Gemma3 {
     /// Bytes of weights one decode step streams, per projection (named as the profile's
     /// spans) over all layers, and the head.
     pub(crate) fn weight_bytes(&self) -> Vec<(&'static str, u64)> {
-        let sum = |f: fn(&Layer) -> &Linear| self.layers.iter().map(|l| f(l).bytes()).sum();
-        vec![
-            ("qkv_proj", sum(|l| &l.qkv)),
-            ("o_proj", sum(|l| &l.wo)),
-            ("gate_up_proj", sum(|l| &l.gate_up)),
-            ("down_proj", sum(|l| &l.down)),
-            ("head", self.head.bytes()),
-        ]
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| [&l.qkv, &l.wo, &l.gate_up, &l.down]);
+        gated_weight_bytes(layers, &self.head)
     }
 
     /// Final norm in the compute precision, returned as f32.

@@ -207,6 +207,24 @@ fn hidden_keys(start: i64, t: i64, s: i64, window: Option<i64>) -> Option<Tensor
     })
 }
 
+/// Bytes per projection over all layers of a gated-MLP model — each layer's (q/k/v, output,
+/// gate/up, down) — and of the head, named as the profile's spans.
+pub(crate) fn gated_weight_bytes<'a>(
+    layers: impl Iterator<Item = [&'a Linear; 4]>,
+    head: &Linear,
+) -> Vec<(&'static str, u64)> {
+    let mut sums = [0u64; 4];
+    for layer in layers {
+        for (sum, proj) in sums.iter_mut().zip(layer) {
+            *sum += proj.bytes();
+        }
+    }
+    let names = ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"];
+    let mut out: Vec<_> = names.into_iter().zip(sums).collect();
+    out.push(("head", head.bytes()));
+    out
+}
+
 /// How a model's projections store and multiply their weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compute {

@@ -69,3 +69,39 @@ fn branching_an_evicted_cache_rebuilds_it() {
         .set_cache_policy(CachePolicy::Window { w: 100_000 })
         .is_err());
 }
+
+/// Opening the attention view never changes what a step computes: a prompt chunk and decode
+/// steps give the same logits, bit for bit, with attention capture on and off.
+#[test]
+fn capture_does_not_change_the_numbers() {
+    use logitscope::model::{ids_tensor, tensor_to_vec, ForwardOptions};
+    for name in ["tiny-llama", "tiny-gpt2"] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        let lm = load(&dir, Dtype::F32, &mut |_, _| {}).unwrap();
+        let ids = [5u32, 9, 14, 3, 22, 7];
+        let run = |capture: bool| {
+            let opts = ForwardOptions {
+                capture_attention: capture,
+                ..ForwardOptions::LAST
+            };
+            let mut cache = lm.model.new_cache();
+            let first = lm
+                .model
+                .forward(&ids_tensor(&[&ids[..4]]), &mut cache, opts)
+                .unwrap();
+            assert_eq!(first.attentions.is_empty(), !capture);
+            let mut logits = vec![tensor_to_vec(&first.logits)];
+            for &id in &ids[4..] {
+                let out = lm
+                    .model
+                    .forward(&ids_tensor(&[&[id]]), &mut cache, opts)
+                    .unwrap();
+                logits.push(tensor_to_vec(&out.logits));
+            }
+            logits
+        };
+        assert_eq!(run(false), run(true), "{name}");
+    }
+}

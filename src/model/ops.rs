@@ -143,11 +143,13 @@ pub(crate) fn attention_with(
 ) -> (Tensor, Option<Tensor>) {
     let (b, h, t, d) = q.size4().expect("q is [B,H,T,D]");
     let (hkv, s) = (k.size()[1], k.size()[2]);
-    if !want_probs && how.softcap.is_none() {
-        // One fused call (libtorch's CPU flash kernel) when nobody looks at the weights, in
-        // f32: its bf16 path is 2–3× slower on CPUs without bf16 arithmetic, and the cast of
-        // a few thousand cached values costs less than that.
-        let mask = hidden_keys(start, t, s, how.window).map(|m| m.logical_not());
+    let hidden = hidden_keys(start, t, s, how.window);
+    if how.softcap.is_none() {
+        // One fused call (libtorch's CPU flash kernel), in f32: its bf16 path is 2–3× slower
+        // on CPUs without bf16 arithmetic, and the cast of a few thousand cached values costs
+        // less than that. The output never depends on whether the weights are captured, so a
+        // step computes the same numbers with the attention view open or closed.
+        let mask = hidden.as_ref().map(|m| m.logical_not());
         let f = |x: &Tensor| x.to_kind(Kind::Float);
         let (qf, kf, vf) = (f(q), f(k), f(v));
         let out = Tensor::scaled_dot_product_attention(
@@ -160,26 +162,11 @@ pub(crate) fn attention_with(
             how.scale,
             hkv != h,
         );
-        let out = out.transpose(1, 2).reshape([b, t, h * d]);
-        return (out.to_kind(q.kind()), None);
+        let out = out.transpose(1, 2).reshape([b, t, h * d]).to_kind(q.kind());
+        let probs = want_probs.then(|| weights(q, k, hidden.as_ref(), how).view([b, h, t, s]));
+        return (out, probs);
     }
-    let rep = h / hkv;
-    // Query heads sharing a KV head are contiguous, so group them without copying K/V.
-    let qg = q.reshape([b, hkv, rep * t, d]);
-    let scores = qg.matmul(&k.transpose(-2, -1)).to_kind(Kind::Float) * how.scale;
-    let scores = match how.softcap {
-        Some(c) => (scores / c).tanh() * c,
-        None => scores,
-    };
-    let scores = match hidden_keys(start, t, s, how.window) {
-        Some(hidden) => {
-            let mask = Tensor::zeros([t, s], (Kind::Float, tch::Device::Cpu))
-                .masked_fill(&hidden, f64::NEG_INFINITY);
-            (scores.view([b, hkv, rep, t, s]) + mask).view([b, hkv, rep * t, s])
-        }
-        None => scores,
-    };
-    let probs = scores.softmax(-1, Kind::Float);
+    let probs = weights(q, k, hidden.as_ref(), how);
     let out = probs
         .to_kind(v.kind())
         .matmul(v)
@@ -188,6 +175,30 @@ pub(crate) fn attention_with(
         .reshape([b, t, h * d]);
     let probs = want_probs.then(|| probs.view([b, h, t, s]));
     (out, probs)
+}
+
+/// The attention weights `[B, Hkv, rep·T, S]` (f32, query heads grouped by their KV head)
+/// of `q` over `k`, with the `hidden` key slots masked.
+fn weights(q: &Tensor, k: &Tensor, hidden: Option<&Tensor>, how: Scores) -> Tensor {
+    let (b, h, t, d) = q.size4().expect("q is [B,H,T,D]");
+    let (hkv, s) = (k.size()[1], k.size()[2]);
+    let rep = h / hkv;
+    // Query heads sharing a KV head are contiguous, so group them without copying K/V.
+    let qg = q.reshape([b, hkv, rep * t, d]);
+    let scores = qg.matmul(&k.transpose(-2, -1)).to_kind(Kind::Float) * how.scale;
+    let scores = match how.softcap {
+        Some(c) => (scores / c).tanh() * c,
+        None => scores,
+    };
+    let scores = match hidden {
+        Some(hidden) => {
+            let mask = Tensor::zeros([t, s], (Kind::Float, tch::Device::Cpu))
+                .masked_fill(hidden, f64::NEG_INFINITY);
+            (scores.view([b, hkv, rep, t, s]) + mask).view([b, hkv, rep * t, s])
+        }
+        None => scores,
+    };
+    scores.softmax(-1, Kind::Float)
 }
 
 /// Which of `s` key slots each of `t` queries (slots `start..start + t`) may not see, as a

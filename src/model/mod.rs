@@ -10,6 +10,7 @@ pub mod detok;
 pub mod error;
 mod forward;
 pub mod gemma3;
+mod gemv;
 pub mod gguf;
 pub mod gpt2;
 pub mod lens;

@@ -1,12 +1,13 @@
-//! Per-machine layout plan for the projections: which libtorch call multiplies a few rows by
-//! each weight matrix fastest *on this CPU*.
+//! Per-machine layout plan for the projections: which libtorch call, or our own
+//! matrix-vector kernel ([`super::gemv`]), multiplies a few rows by each weight matrix
+//! fastest *on this CPU*.
 //!
 //! Decoding multiplies 1 (decode), B (beams, samples) or k (verification) rows by every
 //! weight, so its speed is the rate at which the weights stream from memory, and libtorch's
 //! CPU kernels differ a lot in that rate from one CPU to the next: on one machine `W·xᵀ` with
 //! a duplicated row was 3× faster than `linear`, on another it was 3× slower. So nothing is
 //! chosen by hand: at load, every projection shape is timed once in each candidate layout
-//! (the ones `examples/bandwidth.rs` compares) for the row counts {1, 4, 8}, and the winner is
+//! (the ones `examples/bandwidth.rs` compares, and ours) for the row counts {1, 4, 8}, and the winner is
 //! kept in a plan file keyed by the CPU, the thread count, the libtorch build, the dtype and
 //! the shape, so later starts pay nothing.
 //!
@@ -28,6 +29,7 @@ use serde_json::{json, Value};
 use tch::{Device, Kind, Tensor};
 
 use super::config::{Arch, ModelConfig};
+use super::gemv;
 
 /// Row counts the plan is made for; a call with `m` rows uses the first bucket `≥ m`, and
 /// calls with more rows than the last bucket (prefill) use plain `linear`.
@@ -54,6 +56,8 @@ pub enum Method {
     Wxt,
     /// `x·Wᵀ` through `matmul`.
     Xwt,
+    /// Our own matrix-vector kernels ([`super::gemv`]), on the `[out, in]` weight.
+    Gemv,
 }
 
 impl Method {
@@ -62,6 +66,7 @@ impl Method {
             Method::Linear => "linear",
             Method::Wxt => "wxt",
             Method::Xwt => "xwt",
+            Method::Gemv => "gemv",
         }
     }
 }
@@ -312,9 +317,10 @@ pub fn report() -> Value {
 }
 
 /// The candidates, as (storage, method).
-const CANDIDATES: [(Storage, Method); 5] = [
+const CANDIDATES: [(Storage, Method); 6] = [
     (Storage::Row, Method::Linear),
     (Storage::Row, Method::Wxt),
+    (Storage::Row, Method::Gemv),
     (Storage::Col, Method::Linear),
     (Storage::Col, Method::Wxt),
     (Storage::Col, Method::Xwt),
@@ -442,6 +448,11 @@ pub(crate) fn apply(w: &Tensor, storage: Storage, method: Method, x: &Tensor) ->
     match method {
         Method::Linear => x.linear::<Tensor>(&wr, None),
         Method::Xwt => x.matmul(&wc),
+        // Only ever chosen with row storage (see `CANDIDATES`).
+        Method::Gemv => match storage {
+            Storage::Row => gemv::matmul_t(w, x),
+            Storage::Col => x.matmul(&wc),
+        },
         Method::Wxt => {
             let m = x.size()[0];
             let xs = if m == 1 {
@@ -563,16 +574,29 @@ mod tests {
 
     #[test]
     fn the_pick_never_loses_to_linear() {
-        // candidates: row linear, row wxt, col linear, col wxt, col xwt
-        let slow_elsewhere = [[1.0; 3], [3.0; 3], [2.0; 3], [2.5; 3], [1.5; 3]];
+        // candidates: row linear, row wxt, row gemv, col linear, col wxt, col xwt
+        let slow_elsewhere = [[1.0; 3], [3.0; 3], [1.2; 3], [2.0; 3], [2.5; 3], [1.5; 3]];
         assert!(pick(&slow_elsewhere).is_linear());
-        let wxt_wins = [[4.0; 3], [1.0; 3], [4.0; 3], [4.0; 3], [4.0; 3]];
+        let wxt_wins = [[4.0; 3], [1.0; 3], [4.0; 3], [4.0; 3], [4.0; 3], [4.0; 3]];
         let c = pick(&wxt_wins);
         assert_eq!(c.storage, Storage::Row);
         assert_eq!(c.methods, [Method::Wxt; 3]);
+        // Our kernels win at one and four rows, libtorch's duplicated row at eight.
+        let gemv_wins = [
+            [4.0; 3],
+            [5.0, 5.0, 1.0],
+            [1.0, 2.0, 3.0],
+            [9.0; 3],
+            [9.0; 3],
+            [9.0; 3],
+        ];
+        let c = pick(&gemv_wins);
+        assert_eq!(c.storage, Storage::Row);
+        assert_eq!(c.methods, [Method::Gemv, Method::Gemv, Method::Wxt]);
         // Transposed storage wins at one row but loses at four: not chosen.
         let mixed = [
             [4.0, 4.0, 4.0],
+            [5.0; 3],
             [5.0; 3],
             [1.0, 9.0, 1.0],
             [9.0; 3],
@@ -580,10 +604,11 @@ mod tests {
         ];
         assert_eq!(pick(&mixed).storage, Storage::Row);
         // Within the margin of linear: keep linear.
-        let close = [[1.0; 3], [0.97; 3], [2.0; 3], [2.0; 3], [2.0; 3]];
+        let close = [[1.0; 3], [0.97; 3], [0.96; 3], [2.0; 3], [2.0; 3], [2.0; 3]];
         assert!(pick(&close).is_linear());
         let col_wins = [
             [4.0; 3],
+            [5.0; 3],
             [5.0; 3],
             [2.0, 3.0, 3.0],
             [5.0; 3],

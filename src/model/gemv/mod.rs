@@ -1,0 +1,170 @@
+//! Our own matrix-vector products for decoding: `x·Wᵀ` for a few activation rows against a
+//! dense `[out, in]` weight (f32 or bf16), streaming the weight once at close to the
+//! memory's read rate.
+//!
+//! libtorch's one-row kernels stream f32 weights at a fraction of what the memory delivers
+//! on some CPUs, and on CPUs without bf16 arithmetic its bf16 path converts instead of
+//! streaming half the bytes. Here the weight rows are split between the calling thread and
+//! [`pool`] workers, each output summed in f32 in one fixed order ([`kernel`]), so a row's
+//! result is the same whatever it is batched with and however many threads run. It is one
+//! more candidate of the per-machine plan ([`super::plan`]), used only where it wins.
+
+mod kernel;
+mod pool;
+
+use half::bf16;
+use tch::{Device, Kind, Tensor};
+
+use kernel::{Dims, Elem};
+
+/// Weight rows per part below which splitting across threads costs more than it saves.
+const MIN_ROWS_PER_PART: usize = 64;
+
+/// `x·Wᵀ` for `x` `[m, in]` and a contiguous CPU weight `w` `[out, in]` (f32 or bf16); `[m, out]` in `w`'s kind (accumulated in f32, rounded once).
+pub(crate) fn matmul_t(w: &Tensor, x: &Tensor) -> Tensor {
+    let (out, inp) = w.size2().expect("a projection weight is 2-D");
+    let m = x.size()[0];
+    debug_assert!(w.is_contiguous() && w.device() == Device::Cpu);
+    let xf = x.to_kind(Kind::Float).contiguous();
+    let y = Tensor::empty([m, out], (Kind::Float, Device::Cpu));
+    let d = Dims {
+        m: m as usize,
+        out: out as usize,
+        inp: inp as usize,
+    };
+    let threads = (tch::get_num_threads().max(1) as usize)
+        .min(d.out / MIN_ROWS_PER_PART)
+        .max(1);
+    let (xp, yp) = (Ptr(xf.data_ptr()), Ptr(y.data_ptr()));
+    let wp = Ptr(w.data_ptr());
+    match w.kind() {
+        Kind::BFloat16 => split::<bf16>(wp, xp, yp, d, threads),
+        _ => split::<f32>(wp, xp, yp, d, threads),
+    }
+    if w.kind() == Kind::Float {
+        y
+    } else {
+        y.to_kind(w.kind())
+    }
+}
+
+/// A raw pointer the parts share (each writes its own outputs only).
+#[derive(Clone, Copy)]
+struct Ptr(*mut std::ffi::c_void);
+// SAFETY: the tensors outlive `split`, and the parts write disjoint outputs.
+unsafe impl Send for Ptr {}
+unsafe impl Sync for Ptr {}
+
+impl Ptr {
+    fn get<T>(self) -> *mut T {
+        self.0.cast()
+    }
+}
+
+/// Splits the weight rows into `parts` ranges (multiples of 4, so every part keeps whole
+/// blocks) and runs them in parallel.
+fn split<E: Elem>(w: Ptr, x: Ptr, y: Ptr, d: Dims, parts: usize) {
+    let per = d.out.div_ceil(parts).div_ceil(4) * 4;
+    pool::run(parts, &|p| {
+        let rows = (p * per).min(d.out)..((p + 1) * per).min(d.out);
+        // SAFETY: `matmul_t` sized `w`, `x` and `y` as `d` says; parts' rows are disjoint.
+        unsafe { kernel::run::<E>(w.get::<E>(), x.get::<f32>(), y.get::<f32>(), d, rows) }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(w: &Tensor, x: &Tensor) -> Tensor {
+        x.to_kind(Kind::Double)
+            .matmul(&w.to_kind(Kind::Double).tr())
+    }
+
+    #[test]
+    fn matches_libtorch_for_every_shape_and_kind() {
+        for kind in [Kind::Float, Kind::BFloat16] {
+            for (out, inp) in [(1, 8), (7, 5), (130, 576), (257, 1000), (3, 17)] {
+                let w = Tensor::randn([out, inp], (Kind::Float, Device::Cpu)).to_kind(kind);
+                for m in [1, 2, 3, 4, 5, 9] {
+                    let x = Tensor::randn([m, inp], (Kind::Float, Device::Cpu));
+                    let got = matmul_t(&w, &x);
+                    assert_eq!(got.size(), [m, out]);
+                    assert_eq!(got.kind(), kind);
+                    let want = reference(&w, &x);
+                    let tol = if kind == Kind::Float { 1e-4 } else { 2e-2 };
+                    let err = (got.to_kind(Kind::Double) - &want)
+                        .abs()
+                        .max()
+                        .double_value(&[]);
+                    let scale = want.abs().max().double_value(&[]).max(1.0);
+                    assert!(err <= tol * scale, "{kind:?} {out}x{inp} m={m}: {err}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_row_does_not_depend_on_its_batch_or_the_thread_count() {
+        let w = Tensor::randn([515, 576], (Kind::Float, Device::Cpu));
+        let x = Tensor::randn([6, 576], (Kind::Float, Device::Cpu));
+        let all = matmul_t(&w, &x);
+        let before = tch::get_num_threads();
+        for threads in [1, 2, 3] {
+            tch::set_num_threads(threads);
+            for r in 0..6 {
+                let one = matmul_t(&w, &x.narrow(0, r, 1));
+                assert!(
+                    one.equal(&all.narrow(0, r, 1)),
+                    "row {r}, {threads} threads"
+                );
+            }
+        }
+        tch::set_num_threads(before);
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    use super::*;
+
+    /// Prints GB/s per shape and thread count (`--ignored --nocapture`, release).
+    #[test]
+    #[ignore]
+    fn stream_rates() {
+        for kind in [Kind::Float, Kind::BFloat16] {
+            for (out, inp) in [(576, 576), (3072, 576), (576, 1536), (49152, 576)] {
+                let ws: Vec<Tensor> = (0..8)
+                    .map(|_| Tensor::randn([out, inp], (Kind::Float, Device::Cpu)).to_kind(kind))
+                    .collect();
+                let x = Tensor::randn([1, inp], (Kind::Float, Device::Cpu)).to_kind(kind);
+                for threads in [1, 2] {
+                    tch::set_num_threads(threads);
+                    for (name, f) in [
+                        (
+                            "gemv",
+                            &(|w: &Tensor| matmul_t(w, &x)) as &dyn Fn(&Tensor) -> Tensor,
+                        ),
+                        ("linear", &|w: &Tensor| x.linear::<Tensor>(w, None)),
+                    ] {
+                        let mut best = f64::INFINITY;
+                        for _ in 0..5 {
+                            let t0 = std::time::Instant::now();
+                            for w in &ws {
+                                let _ = f(w);
+                            }
+                            best = best.min(t0.elapsed().as_secs_f64() / ws.len() as f64);
+                        }
+                        let bytes =
+                            (out * inp) as f64 * if kind == Kind::Float { 4.0 } else { 2.0 };
+                        println!(
+                            "{kind:?} {out}x{inp} t={threads} {name}: {:.1} us {:.1} GB/s",
+                            best * 1e6,
+                            bytes / best / 1e9
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 /// products of a decode step, shorter than anything a person would notice as load.
 const POLL: Duration = Duration::from_micros(300);
 
-/// The job of the current round: a part index to run, called by every participant.
-type Job = dyn Fn(usize) + Sync;
+/// The job of a round: a part index to run, called by every participant.
+type Job<'a> = dyn Fn(usize) + Sync + 'a;
 
 struct Shared {
     /// The round (bumped once per job) above the low byte, and in the low byte how many
@@ -26,7 +26,7 @@ struct Shared {
     /// Workers of this round that have not finished.
     pending: AtomicUsize,
     /// The job, valid while `pending > 0` (see [`run`]).
-    job: Mutex<Option<&'static Job>>,
+    job: Mutex<Option<&'static Job<'static>>>,
 }
 
 struct Pool {
@@ -51,7 +51,7 @@ fn pool() -> &'static Pool {
 
 /// Runs `job(0)`, …, `job(parts - 1)`, part 0 on the calling thread and the others on
 /// workers, and returns when all have finished.
-pub(crate) fn run(parts: usize, job: &(dyn Fn(usize) + Sync)) {
+pub(crate) fn run(parts: usize, job: &Job<'_>) {
     let pool = pool();
     let guard = (parts > 1).then(|| pool.busy.try_lock().ok()).flatten();
     let Some(_guard) = guard else {
@@ -81,8 +81,7 @@ pub(crate) fn run(parts: usize, job: &(dyn Fn(usize) + Sync)) {
     // SAFETY: the reference outlives its use — this function does not return before every
     // worker of the round has finished with it (`pending` reaches zero), and the slot is
     // cleared before returning.
-    let job_static: &'static Job =
-        unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static Job>(job) };
+    let job_static = unsafe { std::mem::transmute::<&Job<'_>, &'static Job<'static>>(job) };
     *shared.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(job_static);
     shared.pending.store(workers.len(), Ordering::SeqCst);
     let round = (shared.round.load(Ordering::SeqCst) >> 8) + 1;

@@ -22,14 +22,18 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
+
+mod key;
+mod tune;
 
 use super::config::{Arch, ModelConfig};
 use super::gemv;
+use key::{current_key, plan_path, Key};
+use tune::tune;
 
 /// Row counts the plan is made for; a call with `m` rows uses the first bucket `≥ m`, and
 /// calls with more rows than the last bucket (prefill) use plain `linear`.
@@ -150,17 +154,6 @@ struct PlanFile {
     key: Key,
     /// `"f32 960x576" -> entry`.
     entries: BTreeMap<String, Entry>,
-}
-
-/// What a plan is valid for.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct Key {
-    cpu: String,
-    threads: i32,
-    libtorch: String,
-    /// OpenMP's wait settings (`OMP_WAIT_POLICY`/`GOMP_SPINCOUNT`), which change the timings.
-    #[serde(default)]
-    openmp: String,
 }
 
 struct State {
@@ -316,128 +309,6 @@ pub fn report() -> Value {
            "entries": entries})
 }
 
-/// The candidates, as (storage, method).
-const CANDIDATES: [(Storage, Method); 6] = [
-    (Storage::Row, Method::Linear),
-    (Storage::Row, Method::Wxt),
-    (Storage::Row, Method::Gemv),
-    (Storage::Col, Method::Linear),
-    (Storage::Col, Method::Wxt),
-    (Storage::Col, Method::Xwt),
-];
-
-/// A layout must beat plain `linear` by this factor to be chosen.
-const MARGIN: f64 = 0.93;
-
-/// A warm-up round, then timed rounds (every candidate once per round, interleaved). The
-/// fastest round counts: on a shared machine, interference only ever adds time.
-const ROUNDS: usize = 5;
-
-/// Times every candidate on `count` synthetic matrices of the shape (streamed one after the
-/// other, as decoding streams the layers) and picks the layout.
-fn tune(kind: Kind, s: Shape) -> Entry {
-    // As many matrices as the model has (a pass streams what decoding streams), within
-    // 256 MiB.
-    let elem = if kind == Kind::Float { 4 } else { 2 };
-    let bytes = (s.out * s.inp * elem).max(1) as usize;
-    let count = s.count.clamp(1, ((256 << 20) / bytes).max(1));
-    let opts = (kind, Device::Cpu);
-    let rows: Vec<Tensor> = (0..count)
-        .map(|_| Tensor::full([s.out, s.inp], 0.01, opts))
-        .collect();
-    let cols: Vec<Tensor> = (0..count)
-        .map(|_| Tensor::full([s.inp, s.out], 0.01, opts))
-        .collect();
-    let xs: Vec<Tensor> = BUCKETS
-        .iter()
-        .map(|&m| Tensor::full([m, s.inp], 0.5, opts))
-        .collect();
-    let mut samples = vec![vec![Vec::with_capacity(ROUNDS); BUCKETS.len()]; CANDIDATES.len()];
-    for round in 0..=ROUNDS {
-        for (bi, x) in xs.iter().enumerate() {
-            for (ci, &(storage, method)) in CANDIDATES.iter().enumerate() {
-                let ws = match storage {
-                    Storage::Row => &rows,
-                    Storage::Col => &cols,
-                };
-                let t0 = Instant::now();
-                for w in ws {
-                    let _ = apply(w, storage, method, x);
-                }
-                let ms = t0.elapsed().as_secs_f64() * 1e3;
-                if round > 0 {
-                    samples[ci][bi].push(ms);
-                }
-            }
-        }
-    }
-    let med: Vec<[f64; 3]> = samples
-        .iter()
-        .map(|per| std::array::from_fn(|bi| per[bi].iter().copied().fold(f64::INFINITY, f64::min)))
-        .collect();
-    let choice = pick(&med);
-    let ms = CANDIDATES
-        .iter()
-        .zip(&med)
-        .map(|(&(st, m), v)| {
-            let st = match st {
-                Storage::Row => "row",
-                Storage::Col => "col",
-            };
-            (format!("{st} {}", m.name()), *v)
-        })
-        .collect();
-    Entry {
-        choice,
-        count: s.count,
-        ms,
-    }
-}
-
-/// The decision from median times (`med[candidate][bucket]`, candidates as [`CANDIDATES`]).
-fn pick(med: &[[f64; 3]]) -> Choice {
-    let linear = med[0];
-    // Decode (one row) is what runs most; weight it so.
-    let weights = [4.0, 1.0, 1.0];
-    let best_of = |storage: Storage| -> Option<([Method; 3], f64)> {
-        let mut methods = [Method::Linear; 3];
-        let mut score = 0.0;
-        for bi in 0..BUCKETS.len() {
-            let (ci, t) = CANDIDATES
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.0 == storage)
-                .map(|(ci, _)| (ci, med[ci][bi]))
-                .min_by(|a, b| a.1.total_cmp(&b.1))?;
-            let row_linear = storage == Storage::Row && ci == 0;
-            if row_linear || t <= MARGIN * linear[bi] {
-                methods[bi] = CANDIDATES[ci].1;
-                score += weights[bi] * t;
-            } else if storage == Storage::Row {
-                methods[bi] = Method::Linear;
-                score += weights[bi] * linear[bi];
-            } else {
-                // The transposed storage would be slower than `linear` at this row count.
-                return None;
-            }
-        }
-        Some((methods, score))
-    };
-    let row = best_of(Storage::Row);
-    let col = best_of(Storage::Col);
-    match (row, col) {
-        (_, Some((methods, c))) if row.as_ref().is_none_or(|r| c < MARGIN * r.1) => Choice {
-            storage: Storage::Col,
-            methods,
-        },
-        (Some((methods, _)), _) => Choice {
-            storage: Storage::Row,
-            methods,
-        },
-        _ => Choice::LINEAR,
-    }
-}
-
 /// `x·Wᵀ` (`x`: `[m, in]`) for a weight stored as `storage`, by `method`; `[m, out]`.
 pub(crate) fn apply(w: &Tensor, storage: Storage, method: Method, x: &Tensor) -> Tensor {
     // `wr` is `[out, in]` and `wc` is `[in, out]`, one of them a transposed view.
@@ -448,11 +319,8 @@ pub(crate) fn apply(w: &Tensor, storage: Storage, method: Method, x: &Tensor) ->
     match method {
         Method::Linear => x.linear::<Tensor>(&wr, None),
         Method::Xwt => x.matmul(&wc),
-        // Only ever chosen with row storage (see `CANDIDATES`).
-        Method::Gemv => match storage {
-            Storage::Row => gemv::matmul_t(w, x),
-            Storage::Col => x.matmul(&wc),
-        },
+        // A copy only for transposed storage, which the plan never pairs with it.
+        Method::Gemv => gemv::matmul_t(&wr.contiguous(), x),
         Method::Wxt => {
             let m = x.size()[0];
             let xs = if m == 1 {
@@ -465,93 +333,11 @@ pub(crate) fn apply(w: &Tensor, storage: Storage, method: Method, x: &Tensor) ->
     }
 }
 
-fn current_key() -> Key {
-    Key {
-        cpu: cpu_id(),
-        threads: tch::get_num_threads(),
-        libtorch: libtorch_id(),
-        openmp: ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT"]
-            .map(|v| std::env::var(v).unwrap_or_default())
-            .join("/"),
-    }
-}
-
-/// The CPU model, its family/model/stepping, logical CPU count and last-level cache size.
-fn cpu_id() -> String {
-    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let field = |name: &str| {
-        info.lines()
-            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
-            .and_then(|l| l.split_once(':'))
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let llc = (0..8)
-        .rev()
-        .find_map(|i| {
-            std::fs::read_to_string(format!("/sys/devices/system/cpu/cpu0/cache/index{i}/size"))
-                .ok()
-        })
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default();
-    format!(
-        "{} (family {} model {} stepping {}; {cpus} cpus; llc {llc}; {})",
-        field("model name"),
-        field("cpu family"),
-        field("model"),
-        field("stepping"),
-        std::env::consts::ARCH,
-    )
-}
-
-/// The libtorch build this process runs: the version file next to the loaded
-/// `libtorch_cpu` when there is one, else the library's size.
-fn libtorch_id() -> String {
-    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
-    let Some(lib) = maps
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(5))
-        .find(|p| p.contains("libtorch_cpu."))
-        .map(PathBuf::from)
-    else {
-        return "unknown".into();
-    };
-    let root = lib.parent().and_then(|d| d.parent());
-    if let Some(root) = root {
-        // A Python wheel's `version.py`, or a libtorch archive's `build-version`.
-        if let Ok(text) = std::fs::read_to_string(root.join("version.py")) {
-            let get = |k: &str| {
-                text.lines()
-                    .find(|l| l.starts_with(k))
-                    .and_then(|l| l.split('\'').nth(1))
-                    .unwrap_or("")
-                    .to_string()
-            };
-            return format!("{} {}", get("__version__"), get("git_version"));
-        }
-        if let Ok(v) = std::fs::read_to_string(root.join("build-version")) {
-            return v.trim().to_string();
-        }
-    }
-    let size = std::fs::metadata(&lib).map_or(0, |m| m.len());
-    format!("libtorch_cpu of {size} bytes")
-}
-
-/// `<cache>/plans/plan-<hash of the key>.json` under [`super::cache_dir`].
-fn plan_path(key: &Key) -> Option<PathBuf> {
-    let cache = super::cache_dir()?;
-    let text = serde_json::to_string(key).ok()?;
-    // FNV-1a: stable across runs and platforms (std's hasher is not).
-    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    Some(cache.join("plans").join(format!("plan-{hash:016x}.json")))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::tune::CANDIDATES;
     use super::*;
+    use tch::Device;
 
     #[test]
     fn every_layout_computes_the_same_product() {
@@ -570,53 +356,6 @@ mod tests {
                 assert!(d < 1e-5, "{storage:?} {method:?} m={m}: {d}");
             }
         }
-    }
-
-    #[test]
-    fn the_pick_never_loses_to_linear() {
-        // candidates: row linear, row wxt, row gemv, col linear, col wxt, col xwt
-        let slow_elsewhere = [[1.0; 3], [3.0; 3], [1.2; 3], [2.0; 3], [2.5; 3], [1.5; 3]];
-        assert!(pick(&slow_elsewhere).is_linear());
-        let wxt_wins = [[4.0; 3], [1.0; 3], [4.0; 3], [4.0; 3], [4.0; 3], [4.0; 3]];
-        let c = pick(&wxt_wins);
-        assert_eq!(c.storage, Storage::Row);
-        assert_eq!(c.methods, [Method::Wxt; 3]);
-        // Our kernels win at one and four rows, libtorch's duplicated row at eight.
-        let gemv_wins = [
-            [4.0; 3],
-            [5.0, 5.0, 1.0],
-            [1.0, 2.0, 3.0],
-            [9.0; 3],
-            [9.0; 3],
-            [9.0; 3],
-        ];
-        let c = pick(&gemv_wins);
-        assert_eq!(c.storage, Storage::Row);
-        assert_eq!(c.methods, [Method::Gemv, Method::Gemv, Method::Wxt]);
-        // Transposed storage wins at one row but loses at four: not chosen.
-        let mixed = [
-            [4.0, 4.0, 4.0],
-            [5.0; 3],
-            [5.0; 3],
-            [1.0, 9.0, 1.0],
-            [9.0; 3],
-            [9.0; 3],
-        ];
-        assert_eq!(pick(&mixed).storage, Storage::Row);
-        // Within the margin of linear: keep linear.
-        let close = [[1.0; 3], [0.97; 3], [0.96; 3], [2.0; 3], [2.0; 3], [2.0; 3]];
-        assert!(pick(&close).is_linear());
-        let col_wins = [
-            [4.0; 3],
-            [5.0; 3],
-            [5.0; 3],
-            [2.0, 3.0, 3.0],
-            [5.0; 3],
-            [1.0, 9.0, 2.0],
-        ];
-        let c = pick(&col_wins);
-        assert_eq!(c.storage, Storage::Col);
-        assert_eq!(c.methods, [Method::Xwt, Method::Linear, Method::Xwt]);
     }
 
     #[test]

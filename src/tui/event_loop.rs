@@ -2,8 +2,13 @@
 //! terminal or the engine has something, drain everything already waiting through `update`,
 //! send the resulting commands, then draw once. Nothing wakes it while nothing happens (the
 //! engine, on its own thread, drives autoplay and sends an event per step).
+//!
+//! A key is answered with a frame at once; engine events alone are drawn at most every
+//! [`FRAME`], so that autoplay faster than the eye spends its cores on tokens, not on frames
+//! nobody sees (the last frame still shows the last step).
 
 use std::io;
+use std::time::Duration;
 
 use crossterm::event::{Event as TermEvent, EventStream};
 use futures_util::{Stream, StreamExt};
@@ -17,6 +22,9 @@ use crate::tui::keymap;
 use crate::tui::ui::{draw, Screen};
 use crate::tui::update::update;
 use crate::tui::watch::EngineStopped;
+
+/// Shortest time between two frames drawn for engine events alone (25 frames a second).
+pub const FRAME: Duration = Duration::from_millis(40);
 
 /// Run until the user quits or the terminal fails; fails with [`EngineStopped`] when the
 /// engine thread dies.
@@ -44,14 +52,18 @@ where
     B::Error: Send + Sync + 'static,
     I: Stream<Item = io::Result<TermEvent>> + Unpin,
 {
-    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
     runtime.block_on(turns(terminal, app, handle, input))
 }
 
-/// What woke the loop: a terminal event or an engine event (`None`: that source ended).
+/// What woke the loop: a terminal event or an engine event (`None`: that source ended), or
+/// the time to draw what engine events changed.
 enum Wake {
     Input(Option<io::Result<TermEvent>>),
     Engine(Option<Event>),
+    Frame,
 }
 
 async fn turns<B, I>(
@@ -67,20 +79,30 @@ where
 {
     let mut input_open = true;
     let mut dirty = true;
+    // Whether a key changed the screen since the last frame (it is drawn at once).
+    let mut keyed = true;
+    let mut drawn = tokio::time::Instant::now();
     let mut screen = Screen::default();
     loop {
-        if dirty {
+        let due = drawn + FRAME;
+        if dirty && (keyed || tokio::time::Instant::now() >= due) {
             terminal.draw(|frame| draw(frame, app, &mut screen))?;
-            dirty = false;
+            (dirty, keyed, drawn) = (false, false, tokio::time::Instant::now());
         }
         let mut wake = Some(tokio::select! {
             ev = input.next(), if input_open => Wake::Input(ev),
             ev = handle.events.recv() => Wake::Engine(ev),
+            () = tokio::time::sleep_until(due), if dirty => Wake::Frame,
         });
         let mut commands: Vec<Command> = Vec::new();
         while let Some(woken) = wake {
             let action = match woken {
-                Wake::Input(Some(ev)) => keymap::map(app, &screen, &ev?),
+                Wake::Input(Some(ev)) => {
+                    let action = keymap::map(app, &screen, &ev?);
+                    keyed |= action.is_some();
+                    action
+                }
+                Wake::Frame => None,
                 Wake::Input(None) => {
                     input_open = false;
                     None

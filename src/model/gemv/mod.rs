@@ -19,6 +19,9 @@ use kernel::{Dims, Elem};
 
 /// Weight rows per part below which splitting across threads costs more than it saves.
 const MIN_ROWS_PER_PART: usize = 64;
+/// Parts per thread: more than one, so that a thread that loses its core for a while holds
+/// up only a small part while the others take the rest.
+const PARTS_PER_THREAD: usize = 4;
 
 /// `x·Wᵀ` for `x` `[m, in]` and a contiguous CPU weight `w` `[out, in]` (f32 or bf16); `[m, out]` in `w`'s kind (accumulated in f32, rounded once).
 pub(crate) fn matmul_t(w: &Tensor, x: &Tensor) -> Tensor {
@@ -32,14 +35,15 @@ pub(crate) fn matmul_t(w: &Tensor, x: &Tensor) -> Tensor {
         out: out as usize,
         inp: inp as usize,
     };
-    let threads = (tch::get_num_threads().max(1) as usize)
+    let threads = tch::get_num_threads().max(1) as usize;
+    let parts = (threads * PARTS_PER_THREAD)
         .min(d.out / MIN_ROWS_PER_PART)
         .max(1);
     let (xp, yp) = (Ptr(xf.data_ptr()), Ptr(y.data_ptr()));
     let wp = Ptr(w.data_ptr());
     match w.kind() {
-        Kind::BFloat16 => split::<bf16>(wp, xp, yp, d, threads),
-        _ => split::<f32>(wp, xp, yp, d, threads),
+        Kind::BFloat16 => split::<bf16>(wp, xp, yp, d, parts, threads),
+        _ => split::<f32>(wp, xp, yp, d, parts, threads),
     }
     if w.kind() == Kind::Float {
         y
@@ -62,10 +66,10 @@ impl Ptr {
 }
 
 /// Splits the weight rows into `parts` ranges (multiples of 4, so every part keeps whole
-/// blocks) and runs them in parallel.
-fn split<E: Elem>(w: Ptr, x: Ptr, y: Ptr, d: Dims, parts: usize) {
+/// blocks) and runs them on `threads` threads.
+fn split<E: Elem>(w: Ptr, x: Ptr, y: Ptr, d: Dims, parts: usize, threads: usize) {
     let per = d.out.div_ceil(parts).div_ceil(4) * 4;
-    pool::run(parts, &|p| {
+    pool::run(parts, threads, &|p| {
         let rows = (p * per).min(d.out)..((p + 1) * per).min(d.out);
         // SAFETY: `matmul_t` sized `w`, `x` and `y` as `d` says; parts' rows are disjoint.
         unsafe { kernel::run::<E>(w.get::<E>(), x.get::<f32>(), y.get::<f32>(), d, rows) }

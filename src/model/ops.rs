@@ -26,6 +26,9 @@ pub(crate) fn head_logits(
 
 /// RMSNorm computed in f32 (as Hugging Face does), returned in the input's dtype.
 pub(crate) fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Tensor {
+    if let Some(y) = super::rows::rms_norm(x, weight, eps) {
+        return y;
+    }
     let d = x.size().last().copied().unwrap_or(0);
     // libtorch's fused kernel accumulates in f32 for bf16 inputs too.
     x.rms_norm([d], Some(weight), eps)
@@ -144,6 +147,14 @@ pub(crate) fn attention_with(
     let (b, h, t, d) = q.size4().expect("q is [B,H,T,D]");
     let (hkv, s) = (k.size()[1], k.size()[2]);
     let hidden = hidden_keys(start, t, s, how.window);
+    if how.softcap.is_none() && t == 1 {
+        // A decode step: our own loop, without libtorch's per-call costs.
+        let first = how.window.map_or(0, |w| (s - w).max(0)) as usize;
+        if let Some(out) = super::rows::attend_one(q, k, v, first, how.scale) {
+            let probs = want_probs.then(|| weights(q, k, hidden.as_ref(), how).view([b, h, t, s]));
+            return (out, probs);
+        }
+    }
     if how.softcap.is_none() {
         // One fused call (libtorch's CPU flash kernel), in f32: its bf16 path is 2–3× slower
         // on CPUs without bf16 arithmetic, and the cast of a few thousand cached values costs

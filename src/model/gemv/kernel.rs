@@ -1,33 +1,21 @@
 //! The dot products themselves: a few activation rows (f32) against a range of weight rows
 //! (f32 or bf16), accumulated in f32.
 //!
-//! Every output is summed in one fixed order — eight lanes over the input in steps of eight,
-//! the lanes folded as `((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))`, then the tail — whatever the
-//! row count, the blocking or the thread split, so a row's result never depends on what it
-//! was batched with.
+//! Each weight row is read once, front to back, while it is dotted with every activation row
+//! (after the first pass it is in the L1 cache). One sequential stream per thread is what the
+//! hardware prefetchers follow best: on the CPU this was written on it reads weights ~1.4×
+//! faster than four rows interleaved with software prefetch.
+//!
+//! Every output is summed in one fixed order, whatever the row count or the thread split,
+//! so a row's result never depends on what it was batched with: the input in stripes of 32,
+//! element `k` of a stripe going to accumulator `k / 8`, lane `k % 8`; the four accumulators
+//! added as `(a0+a1)+(a2+a3)`; its lanes folded as `((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7))`;
+//! then the tail past the last whole stripe, in order.
 
-use half::bf16;
+use crate::model::elem::Elem;
 
-/// A weight element: f32, or bf16 widened exactly to f32.
-pub(crate) trait Elem: Copy + Send + Sync + 'static {
-    /// Whether the element is bf16 (the AVX2 kernel loads it differently).
-    const BF16: bool;
-    fn f32(self) -> f32;
-}
-
-impl Elem for f32 {
-    const BF16: bool = false;
-    fn f32(self) -> f32 {
-        self
-    }
-}
-
-impl Elem for bf16 {
-    const BF16: bool = true;
-    fn f32(self) -> f32 {
-        self.to_f32()
-    }
-}
+/// Elements per stripe: four accumulators of eight lanes.
+const STRIPE: usize = 32;
 
 /// The problem: `y[j][o] = Σₖ x[j][k]·w[o][k]` for `j < m`, over a weight of `out × inp`.
 #[derive(Clone, Copy)]
@@ -58,11 +46,11 @@ pub(crate) unsafe fn run<E: Elem>(
 }
 
 /// Folds eight lanes in the documented order.
-fn fold(a: [f32; 8]) -> f32 {
-    ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))
+fn fold(l: [f32; 8]) -> f32 {
+    ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]))
 }
 
-/// Any CPU: eight accumulators the compiler can keep in a vector register.
+/// Any CPU: the same order in plain loops the compiler can vectorise.
 unsafe fn portable<E: Elem>(
     w: *const E,
     x: *const f32,
@@ -70,20 +58,23 @@ unsafe fn portable<E: Elem>(
     d: Dims,
     rows: std::ops::Range<usize>,
 ) {
-    let whole = d.inp / 8 * 8;
+    let whole = d.inp / STRIPE * STRIPE;
     for o in rows {
         let wr = std::slice::from_raw_parts(w.add(o * d.inp), d.inp);
         for j in 0..d.m {
             let xr = std::slice::from_raw_parts(x.add(j * d.inp), d.inp);
-            let mut acc = [0f32; 8];
-            for (wc, xc) in wr[..whole].chunks_exact(8).zip(xr[..whole].chunks_exact(8)) {
+            let mut acc = [[0f32; 8]; 4];
+            let stripes = wr[..whole].chunks_exact(8).zip(xr[..whole].chunks_exact(8));
+            for (c, (wc, xc)) in stripes.enumerate() {
+                let a = &mut acc[c % 4];
                 for l in 0..8 {
-                    acc[l] += wc[l].f32() * xc[l];
+                    a[l] += wc[l].to_f32() * xc[l];
                 }
             }
-            let mut s = fold(acc);
+            let lanes = std::array::from_fn(|l| (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]));
+            let mut s = fold(lanes);
             for k in whole..d.inp {
-                s += wr[k].f32() * xr[k];
+                s += wr[k].to_f32() * xr[k];
             }
             *y.add(j * d.out + o) = s;
         }
@@ -95,11 +86,7 @@ mod avx2 {
     use std::arch::x86_64::*;
     use std::sync::OnceLock;
 
-    use super::{Dims, Elem};
-
-    /// How far ahead of the rows being read to prefetch, in bytes (tuned on one CPU; 4–32
-    /// KiB all did better than none, within the noise of each other).
-    const AHEAD_BYTES: usize = 9 << 10;
+    use super::{Dims, Elem, STRIPE};
 
     pub(super) fn available() -> bool {
         static YES: OnceLock<bool> = OnceLock::new();
@@ -119,85 +106,55 @@ mod avx2 {
         }
     }
 
+    /// The accumulators added and their lanes folded, in the documented order.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn fold(v: __m256) -> f32 {
-        // (a0+a4, a1+a5, a2+a6, a3+a7), then ((a0+a4)+(a2+a6), (a1+a5)+(a3+a7)), then the sum.
+    unsafe fn fold(a: [__m256; 4]) -> f32 {
+        let v = _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]));
+        // (l0+l4, l1+l5, l2+l6, l3+l7), then ((l0+l4)+(l2+l6), (l1+l5)+(l3+l7)), then the sum.
         let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
         let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
         _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)))
     }
 
-    /// `R` weight rows from `o` against `M` activation rows from `j`.
+    /// Weight row `o` against activation rows `j..j+M` (`4·M` accumulators, four weight
+    /// vectors: at most 12 of the 16 vector registers).
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn block<E: Elem, const R: usize, const M: usize>(
+    unsafe fn row<E: Elem, const M: usize>(
         w: *const E,
         x: *const f32,
         y: *mut f32,
         d: Dims,
         o: usize,
         j: usize,
-        ahead: usize,
     ) {
-        let whole = d.inp / 8 * 8;
-        let mut acc = [[_mm256_setzero_ps(); M]; R];
+        let whole = d.inp / STRIPE * STRIPE;
+        let wr = w.add(o * d.inp);
+        let mut acc = [[_mm256_setzero_ps(); 4]; M];
         let mut k = 0;
         while k < whole {
-            let mut xv = [_mm256_setzero_ps(); M];
-            for (i, v) in xv.iter_mut().enumerate() {
-                *v = _mm256_loadu_ps(x.add((j + i) * d.inp + k));
-            }
-            for (r, a) in acc.iter_mut().enumerate() {
-                let at = (o + r) * d.inp + k;
-                // The same place `ahead` rows on: the hardware prefetcher alone leaves the
-                // short rows waiting on memory.
-                _mm_prefetch::<_MM_HINT_T0>(w.wrapping_add(at + ahead * d.inp).cast());
-                let wv = load(w.add(at));
-                for (i, v) in a.iter_mut().enumerate() {
-                    *v = _mm256_fmadd_ps(wv, xv[i], *v);
+            let wv: [__m256; 4] = std::array::from_fn(|c| load(wr.add(k + 8 * c)));
+            for (i, a) in acc.iter_mut().enumerate() {
+                let xr = x.add((j + i) * d.inp + k);
+                for (c, a) in a.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_ps(wv[c], _mm256_loadu_ps(xr.add(8 * c)), *a);
                 }
             }
-            k += 8;
+            k += STRIPE;
         }
-        for (r, a) in acc.iter().enumerate() {
-            for (i, v) in a.iter().enumerate() {
-                let mut s = fold(*v);
-                for k in whole..d.inp {
-                    s = (*w.add((o + r) * d.inp + k))
-                        .f32()
-                        .mul_add(*x.add((j + i) * d.inp + k), s);
-                }
-                *y.add((j + i) * d.out + o + r) = s;
+        for (i, a) in acc.iter().enumerate() {
+            let mut s = fold(*a);
+            for k in whole..d.inp {
+                s = (*wr.add(k))
+                    .to_f32()
+                    .mul_add(*x.add((j + i) * d.inp + k), s);
             }
+            *y.add((j + i) * d.out + o) = s;
         }
     }
 
-    /// Weight rows in blocks of `R` (the rest one by one) against activation rows `j..j+M`.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn sweep<E: Elem, const R: usize, const M: usize>(
-        w: *const E,
-        x: *const f32,
-        y: *mut f32,
-        d: Dims,
-        rows: std::ops::Range<usize>,
-        j: usize,
-        ahead: usize,
-    ) {
-        let mut o = rows.start;
-        while o + R <= rows.end {
-            block::<E, R, M>(w, x, y, d, o, j, ahead);
-            o += R;
-        }
-        while o < rows.end {
-            block::<E, 1, M>(w, x, y, d, o, j, ahead);
-            o += 1;
-        }
-    }
-
-    /// Activation rows in groups of up to four (16 vector registers: `R·M` accumulators,
-    /// `M` activations and `R` weights).
+    /// Every weight row of `rows` in turn, against the activation rows two at a time.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn run<E: Elem>(
         w: *const E,
@@ -206,17 +163,58 @@ mod avx2 {
         d: Dims,
         rows: std::ops::Range<usize>,
     ) {
-        let ahead = (AHEAD_BYTES / (d.inp * size_of::<E>()).max(1)).max(1);
-        let mut j = 0;
-        while j < d.m {
-            let r = rows.clone();
-            match d.m - j {
-                1 => sweep::<E, 4, 1>(w, x, y, d, r, j, ahead),
-                2 => sweep::<E, 4, 2>(w, x, y, d, r, j, ahead),
-                3 => sweep::<E, 2, 3>(w, x, y, d, r, j, ahead),
-                _ => sweep::<E, 2, 4>(w, x, y, d, r, j, ahead),
+        for o in rows {
+            let mut j = 0;
+            while j + 2 <= d.m {
+                row::<E, 2>(w, x, y, d, o, j);
+                j += 2;
             }
-            j += 4;
+            if j < d.m {
+                row::<E, 1>(w, x, y, d, o, j);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain-loop kernel (what CPUs without AVX2 run): right, and the same for a row
+    /// alone as in a batch.
+    #[test]
+    fn the_portable_kernel_is_right_and_batch_invariant() {
+        let (m, out, inp) = (3, 5, 75);
+        let w: Vec<f32> = (0..out * inp)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0)
+            .collect();
+        let x: Vec<f32> = (0..m * inp)
+            .map(|i| ((i * 53 % 97) as f32 - 48.0) / 30.0)
+            .collect();
+        let mut y = vec![0f32; m * out];
+        let d = Dims { m, out, inp };
+        // SAFETY: the buffers are sized as `d` says.
+        unsafe { portable::<f32>(w.as_ptr(), x.as_ptr(), y.as_mut_ptr(), d, 0..out) };
+        for j in 0..m {
+            let mut one = vec![0f32; out];
+            let d1 = Dims { m: 1, out, inp };
+            // SAFETY: as above, for one activation row.
+            unsafe {
+                portable::<f32>(
+                    w.as_ptr(),
+                    x[j * inp..].as_ptr(),
+                    one.as_mut_ptr(),
+                    d1,
+                    0..out,
+                )
+            };
+            for o in 0..out {
+                let want: f64 = (0..inp)
+                    .map(|k| w[o * inp + k] as f64 * x[j * inp + k] as f64)
+                    .sum();
+                assert!((y[j * out + o] as f64 - want).abs() < 1e-4, "{j} {o}");
+                assert_eq!(one[o].to_bits(), y[j * out + o].to_bits(), "{j} {o}");
+            }
         }
     }
 }

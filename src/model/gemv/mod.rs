@@ -5,17 +5,22 @@
 //! libtorch's one-row kernels stream f32 weights at a fraction of what the memory delivers
 //! on some CPUs, and on CPUs without bf16 arithmetic its bf16 path converts instead of
 //! streaming half the bytes. Here the weight rows are split between the calling thread and
-//! [`pool`] workers, each output summed in f32 in one fixed order ([`kernel`]), so a row's
+//! [`super::pool`] workers, each output summed in f32 in one fixed order ([`kernel`]), so a row's
 //! result is the same whatever it is batched with and however many threads run. It is one
 //! more candidate of the per-machine plan ([`super::plan`]), used only where it wins.
 
 mod kernel;
-mod pool;
 
 use half::bf16;
 use tch::{Device, Kind, Tensor};
 
-use kernel::{Dims, Elem};
+use super::elem::Elem;
+use super::pool::Raw;
+use kernel::Dims;
+
+/// Bumped whenever the kernels change how fast they run, so that plans cached on disk are
+/// timed again.
+pub(crate) const REVISION: u32 = 2;
 
 /// Weight rows per part below which splitting across threads costs more than it saves.
 const MIN_ROWS_PER_PART: usize = 64;
@@ -39,8 +44,8 @@ pub(crate) fn matmul_t(w: &Tensor, x: &Tensor) -> Tensor {
     let parts = (threads * PARTS_PER_THREAD)
         .min(d.out / MIN_ROWS_PER_PART)
         .max(1);
-    let (xp, yp) = (Ptr(xf.data_ptr()), Ptr(y.data_ptr()));
-    let wp = Ptr(w.data_ptr());
+    let (xp, yp) = (Raw(xf.data_ptr()), Raw(y.data_ptr()));
+    let wp = Raw(w.data_ptr());
     match w.kind() {
         Kind::BFloat16 => split::<bf16>(wp, xp, yp, d, parts, threads),
         _ => split::<f32>(wp, xp, yp, d, parts, threads),
@@ -52,24 +57,10 @@ pub(crate) fn matmul_t(w: &Tensor, x: &Tensor) -> Tensor {
     }
 }
 
-/// A raw pointer the parts share (each writes its own outputs only).
-#[derive(Clone, Copy)]
-struct Ptr(*mut std::ffi::c_void);
-// SAFETY: the tensors outlive `split`, and the parts write disjoint outputs.
-unsafe impl Send for Ptr {}
-unsafe impl Sync for Ptr {}
-
-impl Ptr {
-    fn get<T>(self) -> *mut T {
-        self.0.cast()
-    }
-}
-
-/// Splits the weight rows into `parts` ranges (multiples of 4, so every part keeps whole
-/// blocks) and runs them on `threads` threads.
-fn split<E: Elem>(w: Ptr, x: Ptr, y: Ptr, d: Dims, parts: usize, threads: usize) {
-    let per = d.out.div_ceil(parts).div_ceil(4) * 4;
-    pool::run(parts, threads, &|p| {
+/// Splits the weight rows into `parts` ranges and runs them on `threads` threads.
+fn split<E: Elem>(w: Raw, x: Raw, y: Raw, d: Dims, parts: usize, threads: usize) {
+    let per = d.out.div_ceil(parts);
+    super::pool::run(parts, threads, &|p| {
         let rows = (p * per).min(d.out)..((p + 1) * per).min(d.out);
         // SAFETY: `matmul_t` sized `w`, `x` and `y` as `d` says; parts' rows are disjoint.
         unsafe { kernel::run::<E>(w.get::<E>(), x.get::<f32>(), y.get::<f32>(), d, rows) }

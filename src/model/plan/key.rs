@@ -13,6 +13,10 @@ pub(super) struct Key {
     /// OpenMP's wait settings (`OMP_WAIT_POLICY`/`GOMP_SPINCOUNT`), which change the timings.
     #[serde(default)]
     pub(super) openmp: String,
+    /// The revision of our own kernels ([`crate::model::gemv::REVISION`]): a plan timed
+    /// against older ones is timed again.
+    #[serde(default)]
+    pub(super) kernels: u32,
 }
 
 pub(super) fn current_key() -> Key {
@@ -23,6 +27,7 @@ pub(super) fn current_key() -> Key {
         openmp: ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT"]
             .map(|v| std::env::var(v).unwrap_or_default())
             .join("/"),
+        kernels: crate::model::gemv::REVISION,
     }
 }
 

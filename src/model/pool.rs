@@ -1,4 +1,5 @@
-//! A few worker threads that split one matrix-vector product with the calling thread.
+//! A few worker threads that split one job (a matrix-vector product, the attention of a
+//! step's heads) with the calling thread.
 //!
 //! A decode step runs ~200 products of 0.02–2 ms each, so the hand-off must cost
 //! microseconds: the caller publishes the job and works on it at once, and the workers,
@@ -19,6 +20,21 @@ use std::time::{Duration, Instant};
 /// How long an idle worker keeps polling before it sleeps: longer than the gap between two
 /// products of a decode step, shorter than anything a person would notice as load.
 const POLL: Duration = Duration::from_micros(300);
+
+/// A raw pointer the parts of a job share (each writes only its own elements).
+#[derive(Clone, Copy)]
+pub(crate) struct Raw(pub *mut std::ffi::c_void);
+// SAFETY: the parts of a job write disjoint elements, and the tensors behind the pointer
+// outlive the job (`run` returns when every part has finished).
+unsafe impl Send for Raw {}
+unsafe impl Sync for Raw {}
+
+impl Raw {
+    /// The pointer as one to `T`.
+    pub(crate) fn get<T>(self) -> *mut T {
+        self.0.cast()
+    }
+}
 
 /// The job of a round: a part index to run, called once per part by whoever claims it.
 type Job<'a> = dyn Fn(usize) + Sync + 'a;

@@ -1,0 +1,92 @@
+//! Attention of one query position per sequence over its visible key slots (a decode step),
+//! in f32: `softmax(scale · q·kᵀ) · v`, the maximum subtracted before `exp`, each head on
+//! whichever thread claims it.
+
+use super::Elem;
+
+/// A `[batch, heads, slots, dim]` view whose last dimension is contiguous.
+#[derive(Clone, Copy)]
+pub(super) struct View<E> {
+    pub ptr: *const E,
+    /// Element strides of batch, head and slot.
+    pub strides: [usize; 3],
+}
+
+// SAFETY: the views are read-only while the heads run (see `attend`).
+unsafe impl<E: Sync> Sync for View<E> {}
+unsafe impl<E: Sync> Send for View<E> {}
+
+impl<E> View<E> {
+    /// Row `slot` of head `head` of sequence `b`.
+    ///
+    /// # Safety
+    /// The indices are inside the view, which is `dim` long in its last dimension.
+    unsafe fn row(&self, b: usize, head: usize, slot: usize, dim: usize) -> &[E] {
+        let [sb, sh, ss] = self.strides;
+        std::slice::from_raw_parts(self.ptr.add(b * sb + head * sh + slot * ss), dim)
+    }
+}
+
+/// The sizes: `batch` sequences of `heads` query heads (`heads / kv_heads` per key head),
+/// keys in slots `first..slots`, `dim` values per head.
+#[derive(Clone, Copy)]
+pub(super) struct Dims {
+    pub batch: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub first: usize,
+    pub slots: usize,
+    pub dim: usize,
+}
+
+/// One head of one sequence (`part = b · heads + head`) into `out` (`dim` values: this
+/// head's share of the sequence's `[heads · dim]` output row).
+///
+/// # Safety
+/// `q` is `[batch, heads, 1, dim]`, `k` and `v` `[batch, kv_heads, slots, dim]` as the views
+/// say, and `part < batch · heads`.
+pub(super) unsafe fn head<E: Elem>(
+    q: View<E>,
+    k: View<E>,
+    v: View<E>,
+    d: Dims,
+    scale: f32,
+    part: usize,
+    out: &mut [E],
+) {
+    let (b, h) = (part / d.heads, part % d.heads);
+    let g = h / (d.heads / d.kv_heads);
+    let qf: Vec<f32> = q.row(b, h, 0, d.dim).iter().map(|x| x.to_f32()).collect();
+    let scores: Vec<f32> = (d.first..d.slots)
+        .map(|s| scale * dot(&qf, k.row(b, g, s, d.dim)))
+        .collect();
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut acc = vec![0f32; d.dim];
+    let mut sum = 0f32;
+    for (s, &sc) in (d.first..d.slots).zip(&scores) {
+        let p = (sc - max).exp();
+        sum += p;
+        for (a, &x) in acc.iter_mut().zip(v.row(b, g, s, d.dim)) {
+            *a += p * x.to_f32();
+        }
+    }
+    for (o, a) in out.iter_mut().zip(acc) {
+        *o = E::from_f32(a / sum);
+    }
+}
+
+/// `Σ a·b` in f32 over eight lanes (one fixed order).
+fn dot<E: Elem>(a: &[f32], b: &[E]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for l in 0..8 {
+            lanes[l] += x[l] * y[l].to_f32();
+        }
+    }
+    for (l, (x, y)) in ar.iter().zip(br).enumerate() {
+        lanes[l] += x * y.to_f32();
+    }
+    lanes.iter().sum()
+}

@@ -1,0 +1,204 @@
+//! Our own kernels for the small ops of a forward (norms, a decode step's attention), row by
+//! row on the CPU.
+//!
+//! A decode step runs each of them ~30–60 times on a single row of a few hundred values,
+//! where libtorch spends 10–40 µs per call dispatching and scheduling, several times the
+//! arithmetic. These compute the same formulas in plain loops over the tensors' memory, each
+//! row in one fixed order (so a row's result does not depend on its batch). Each returns
+//! `None` where it does not apply (another device, dtype or layout) and the caller uses
+//! libtorch.
+
+mod attend;
+mod norm;
+
+use half::bf16;
+use tch::{Device, Kind, Tensor};
+
+use super::elem::Elem;
+use super::pool::{self, Raw};
+
+/// Whether `t` is a contiguous CPU tensor of `kind`.
+fn plain(t: &Tensor, kind: Kind) -> bool {
+    t.device() == Device::Cpu && t.kind() == kind && t.is_contiguous()
+}
+
+/// The elements of a contiguous CPU tensor.
+///
+/// # Safety
+/// `t` must be contiguous, on the CPU, of `E`'s kind, and not written while the slice lives.
+unsafe fn slice<E: Elem>(t: &Tensor) -> &[E] {
+    let n = t.numel();
+    if n == 0 {
+        return &[];
+    }
+    std::slice::from_raw_parts(t.data_ptr() as *const E, n)
+}
+
+/// The elements of a fresh contiguous CPU tensor, to fill.
+///
+/// # Safety
+/// As [`slice`], and nothing else may read or write `t` while the slice lives.
+unsafe fn slice_mut<E: Elem>(t: &mut Tensor) -> &mut [E] {
+    let n = t.numel();
+    if n == 0 {
+        return &mut [];
+    }
+    std::slice::from_raw_parts_mut(t.data_ptr() as *mut E, n)
+}
+
+/// RMSNorm over the last dimension (see [`norm`]); `x` and `weight` f32 or bf16 alike.
+pub(crate) fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Option<Tensor> {
+    let kind = x.kind();
+    let d = weight.numel();
+    if !plain(x, kind) || !plain(weight, kind) || x.size().last() != Some(&(d as i64)) {
+        return None;
+    }
+    let mut out = Tensor::empty(x.size(), (kind, Device::Cpu));
+    // SAFETY: all three are contiguous CPU tensors of `kind`; `out` is fresh.
+    unsafe {
+        match kind {
+            Kind::Float => {
+                norm::rms_norm::<f32>(slice(x), slice(weight), eps as f32, slice_mut(&mut out))
+            }
+            Kind::BFloat16 => {
+                norm::rms_norm::<bf16>(slice(x), slice(weight), eps as f32, slice_mut(&mut out))
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Attention of one query position per sequence (`q` `[B, H, 1, D]`) over the key slots
+/// `first..S` of `k` and `v` (`[B, Hkv, S, D]`), scores scaled by `scale`, computed in f32
+/// (see [`attend`]); the output `[B, 1, H·D]` in `q`'s kind. All three f32 or bf16 alike,
+/// each contiguous in its last dimension.
+pub(crate) fn attend_one(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    first: usize,
+    scale: f64,
+) -> Option<Tensor> {
+    let kind = q.kind();
+    let (b, h, t, d) = q.size4().ok()?;
+    let (kb, hkv, s, kd) = k.size4().ok()?;
+    let cpu = |x: &Tensor| x.device() == Device::Cpu && x.kind() == kind && x.stride()[3] == 1;
+    if t != 1 || kb != b || kd != d || v.size() != k.size() || ![q, k, v].into_iter().all(cpu) {
+        return None;
+    }
+    if hkv == 0 || h % hkv != 0 || first >= s as usize {
+        return None;
+    }
+    let dims = attend::Dims {
+        batch: b as usize,
+        heads: h as usize,
+        kv_heads: hkv as usize,
+        first,
+        slots: s as usize,
+        dim: d as usize,
+    };
+    let out = Tensor::empty([b, 1, h * d], (kind, Device::Cpu));
+    let threads = tch::get_num_threads().max(1) as usize;
+    let o = Raw(out.data_ptr());
+    match kind {
+        Kind::Float => heads::<f32>(q, k, v, dims, scale as f32, o, threads),
+        Kind::BFloat16 => heads::<bf16>(q, k, v, dims, scale as f32, o, threads),
+        _ => return None,
+    }
+    Some(out)
+}
+
+/// Runs every head of [`attend_one`] on the pool.
+fn heads<E: Elem>(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    d: attend::Dims,
+    scale: f32,
+    out: Raw,
+    threads: usize,
+) {
+    let view = |x: &Tensor| {
+        let st = x.stride();
+        attend::View::<E> {
+            ptr: x.data_ptr() as *const E,
+            strides: [st[0] as usize, st[1] as usize, st[2] as usize],
+        }
+    };
+    let (q, k, v) = (view(q), view(k), view(v));
+    pool::run(d.batch * d.heads, threads, &|p| {
+        // SAFETY: `attend_one` checked the shapes and strides; head `p` writes only its own
+        // `dim` outputs, at `p · dim` of the `[B, 1, H·D]` output.
+        unsafe {
+            let o = std::slice::from_raw_parts_mut(out.get::<E>().add(p * d.dim), d.dim);
+            attend::head(q, k, v, d, scale, p, o);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(got: &Tensor, want: &Tensor, tol: f64) {
+        assert_eq!(got.size(), want.size());
+        let err = (got.to_kind(Kind::Double) - want.to_kind(Kind::Double))
+            .abs()
+            .max()
+            .double_value(&[]);
+        assert!(err <= tol, "max |Δ| {err} > {tol}");
+    }
+
+    #[test]
+    fn rms_norm_matches_libtorch() {
+        for (kind, tol) in [(Kind::Float, 1e-5), (Kind::BFloat16, 0.05)] {
+            for d in [5, 64, 576, 77] {
+                let x = Tensor::randn([2, 3, d], (Kind::Float, Device::Cpu)).to_kind(kind);
+                let w = Tensor::randn([d], (Kind::Float, Device::Cpu)).to_kind(kind);
+                let got = rms_norm(&x, &w, 1e-5).expect("applies");
+                let want = x.rms_norm([d], Some(&w), 1e-5);
+                assert_eq!(got.kind(), kind);
+                close(&got, &want, tol);
+            }
+        }
+        // Not contiguous: left to libtorch.
+        let x = Tensor::randn([4, 6], (Kind::Float, Device::Cpu)).tr();
+        assert!(rms_norm(&x, &Tensor::ones([4], (Kind::Float, Device::Cpu)), 1e-5).is_none());
+    }
+
+    #[test]
+    fn one_query_attention_matches_libtorch() {
+        let f = (Kind::Float, Device::Cpu);
+        for kind in [Kind::Float, Kind::BFloat16] {
+            // Batch 2, 6 query heads over 2 key heads, 37 slots of a 50-slot buffer (as the
+            // KV cache keeps them), head size 20; all slots, then a window of 9.
+            let q = Tensor::randn([2, 1, 6, 20], f)
+                .transpose(1, 2)
+                .to_kind(kind);
+            let buf = Tensor::randn([2, 2, 50, 20], f).to_kind(kind);
+            let (k, v) = (
+                buf.narrow(2, 0, 37),
+                (buf.shallow_clone() * 0.5).narrow(2, 0, 37),
+            );
+            for first in [0usize, 28] {
+                let f0 = first as i64;
+                let got = attend_one(&q, &k, &v, first, 0.3).expect("applies");
+                assert_eq!((got.size(), got.kind()), (vec![2, 1, 120], kind));
+                let up = |t: &Tensor| {
+                    t.to_kind(Kind::Double)
+                        .repeat_interleave_self_int(3, 1, None)
+                };
+                let (kd, vd) = (up(&k).narrow(2, f0, 37 - f0), up(&v).narrow(2, f0, 37 - f0));
+                let p = (q.to_kind(Kind::Double).matmul(&kd.transpose(-2, -1)) * 0.3)
+                    .softmax(-1, Kind::Double);
+                let want = p.matmul(&vd).transpose(1, 2).reshape([2, 1, 120]);
+                close(&got, &want, if kind == Kind::Float { 1e-5 } else { 0.02 });
+            }
+        }
+        // Two query positions: left to libtorch.
+        let q = Tensor::randn([1, 2, 2, 8], f);
+        let k = Tensor::randn([1, 2, 5, 8], f);
+        assert!(attend_one(&q, &k, &k, 0, 1.0).is_none());
+    }
+}

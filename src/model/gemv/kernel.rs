@@ -39,7 +39,7 @@ pub(crate) unsafe fn run<E: Elem>(
     rows: std::ops::Range<usize>,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if avx2::available() {
+    if crate::model::elem::avx2_fma() {
         return avx2::run::<E>(w, x, y, d, rows);
     }
     portable::<E>(w, x, y, d, rows)
@@ -84,14 +84,8 @@ unsafe fn portable<E: Elem>(
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
-    use std::sync::OnceLock;
 
     use super::{Dims, Elem, STRIPE};
-
-    pub(super) fn available() -> bool {
-        static YES: OnceLock<bool> = OnceLock::new();
-        *YES.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
-    }
 
     /// Eight weights from `p` as f32.
     #[inline]

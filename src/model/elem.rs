@@ -5,14 +5,11 @@ use half::bf16;
 
 /// f32 or bf16.
 pub(crate) trait Elem: Copy + Send + Sync + 'static {
-    /// Whether the element is bf16 (the AVX2 kernels load it differently).
-    const BF16: bool;
     fn to_f32(self) -> f32;
     fn from_f32(v: f32) -> Self;
 }
 
 impl Elem for f32 {
-    const BF16: bool = false;
     fn to_f32(self) -> f32 {
         self
     }
@@ -22,7 +19,6 @@ impl Elem for f32 {
 }
 
 impl Elem for bf16 {
-    const BF16: bool = true;
     fn to_f32(self) -> f32 {
         // The top half of an f32 (a shift the compiler vectorises; `half`'s conversion
         // branches on NaN).

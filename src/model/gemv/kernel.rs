@@ -12,7 +12,44 @@
 //! added as `(a0+a1)+(a2+a3)`; its lanes folded as `((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7))`;
 //! then the tail past the last whole stripe, in order.
 
-use crate::model::elem::Elem;
+use half::bf16;
+
+/// A weight element, widened exactly to f32: f32, bf16 or int8 (a per-row scale applied to
+/// the sum).
+pub(crate) trait Weight: Copy + Send + Sync + 'static {
+    /// How the AVX2 kernel loads eight of them.
+    const FORMAT: Format;
+    fn to_f32(self) -> f32;
+}
+
+/// The storage formats of [`Weight`].
+#[derive(PartialEq, Eq)]
+pub(crate) enum Format {
+    F32,
+    Bf16,
+    I8,
+}
+
+impl Weight for f32 {
+    const FORMAT: Format = Format::F32;
+    fn to_f32(self) -> f32 {
+        self
+    }
+}
+
+impl Weight for bf16 {
+    const FORMAT: Format = Format::Bf16;
+    fn to_f32(self) -> f32 {
+        crate::model::elem::Elem::to_f32(self)
+    }
+}
+
+impl Weight for i8 {
+    const FORMAT: Format = Format::I8;
+    fn to_f32(self) -> f32 {
+        f32::from(self)
+    }
+}
 
 /// Elements per stripe: four accumulators of eight lanes.
 const STRIPE: usize = 32;
@@ -28,21 +65,38 @@ pub(crate) struct Dims {
 /// Computes the outputs `rows` (weight rows) of every activation row into `y` (`m × out`,
 /// row-major), with the fastest kernel this CPU runs.
 ///
+/// Each sum is multiplied by its weight row's scale when `scales` is not null.
+///
 /// # Safety
-/// `w` holds `out·inp` elements, `x` holds `m·inp`, `y` has room for `m·out`, `rows` lies
-/// within `0..out`, and no other thread writes the same outputs meanwhile.
-pub(crate) unsafe fn run<E: Elem>(
+/// `w` holds `out·inp` elements, `x` holds `m·inp`, `y` has room for `m·out`, `scales` is
+/// null or holds `out`, `rows` lies within `0..out`, and no other thread writes the same
+/// outputs meanwhile.
+pub(crate) unsafe fn run<E: Weight>(
     w: *const E,
     x: *const f32,
     y: *mut f32,
     d: Dims,
     rows: std::ops::Range<usize>,
+    scales: *const f32,
 ) {
     #[cfg(target_arch = "x86_64")]
     if crate::model::elem::avx2_fma() {
-        return avx2::run::<E>(w, x, y, d, rows);
+        return avx2::run::<E>(w, x, y, d, rows, scales);
     }
-    portable::<E>(w, x, y, d, rows)
+    portable::<E>(w, x, y, d, rows, scales)
+}
+
+/// `s` times row `o`'s scale, when there are scales (null: none).
+///
+/// # Safety
+/// `scales` is null or holds at least `o + 1` values.
+#[inline(always)]
+unsafe fn scaled(s: f32, scales: *const f32, o: usize) -> f32 {
+    if scales.is_null() {
+        s
+    } else {
+        s * *scales.add(o)
+    }
 }
 
 /// Folds eight lanes in the documented order.
@@ -51,12 +105,13 @@ fn fold(l: [f32; 8]) -> f32 {
 }
 
 /// Any CPU: the same order in plain loops the compiler can vectorise.
-unsafe fn portable<E: Elem>(
+unsafe fn portable<E: Weight>(
     w: *const E,
     x: *const f32,
     y: *mut f32,
     d: Dims,
     rows: std::ops::Range<usize>,
+    scales: *const f32,
 ) {
     let whole = d.inp / STRIPE * STRIPE;
     for o in rows {
@@ -76,7 +131,7 @@ unsafe fn portable<E: Elem>(
             for k in whole..d.inp {
                 s += wr[k].to_f32() * xr[k];
             }
-            *y.add(j * d.out + o) = s;
+            *y.add(j * d.out + o) = scaled(s, scales, o);
         }
     }
 }
@@ -85,18 +140,23 @@ unsafe fn portable<E: Elem>(
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{Dims, Elem, STRIPE};
+    use super::{Dims, Format, Weight, STRIPE};
 
     /// Eight weights from `p` as f32.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn load<E: Elem>(p: *const E) -> __m256 {
-        if E::BF16 {
+    unsafe fn load<E: Weight>(p: *const E) -> __m256 {
+        match E::FORMAT {
+            Format::F32 => _mm256_loadu_ps(p.cast()),
             // bf16 is the top half of an f32: widen and shift.
-            let h = _mm_loadu_si128(p.cast());
-            _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))
-        } else {
-            _mm256_loadu_ps(p.cast())
+            Format::Bf16 => {
+                let h = _mm_loadu_si128(p.cast());
+                _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))
+            }
+            Format::I8 => {
+                let b = _mm_loadl_epi64(p.cast());
+                _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b))
+            }
         }
     }
 
@@ -115,13 +175,14 @@ mod avx2 {
     /// vectors: at most 12 of the 16 vector registers).
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn row<E: Elem, const M: usize>(
+    unsafe fn row<E: Weight, const M: usize>(
         w: *const E,
         x: *const f32,
         y: *mut f32,
         d: Dims,
         o: usize,
         j: usize,
+        scales: *const f32,
     ) {
         let whole = d.inp / STRIPE * STRIPE;
         let wr = w.add(o * d.inp);
@@ -144,27 +205,28 @@ mod avx2 {
                     .to_f32()
                     .mul_add(*x.add((j + i) * d.inp + k), s);
             }
-            *y.add((j + i) * d.out + o) = s;
+            *y.add((j + i) * d.out + o) = super::scaled(s, scales, o);
         }
     }
 
     /// Every weight row of `rows` in turn, against the activation rows two at a time.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn run<E: Elem>(
+    pub(super) unsafe fn run<E: Weight>(
         w: *const E,
         x: *const f32,
         y: *mut f32,
         d: Dims,
         rows: std::ops::Range<usize>,
+        scales: *const f32,
     ) {
         for o in rows {
             let mut j = 0;
             while j + 2 <= d.m {
-                row::<E, 2>(w, x, y, d, o, j);
+                row::<E, 2>(w, x, y, d, o, j, scales);
                 j += 2;
             }
             if j < d.m {
-                row::<E, 1>(w, x, y, d, o, j);
+                row::<E, 1>(w, x, y, d, o, j, scales);
             }
         }
     }
@@ -188,7 +250,16 @@ mod tests {
         let mut y = vec![0f32; m * out];
         let d = Dims { m, out, inp };
         // SAFETY: the buffers are sized as `d` says.
-        unsafe { portable::<f32>(w.as_ptr(), x.as_ptr(), y.as_mut_ptr(), d, 0..out) };
+        unsafe {
+            portable::<f32>(
+                w.as_ptr(),
+                x.as_ptr(),
+                y.as_mut_ptr(),
+                d,
+                0..out,
+                std::ptr::null(),
+            )
+        };
         for j in 0..m {
             let mut one = vec![0f32; out];
             let d1 = Dims { m: 1, out, inp };
@@ -200,6 +271,7 @@ mod tests {
                     one.as_mut_ptr(),
                     d1,
                     0..out,
+                    std::ptr::null(),
                 )
             };
             for o in 0..out {

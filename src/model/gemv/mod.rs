@@ -14,9 +14,8 @@ mod kernel;
 use half::bf16;
 use tch::{Device, Kind, Tensor};
 
-use super::elem::Elem;
 use super::pool::Raw;
-use kernel::Dims;
+use kernel::{Dims, Weight};
 
 /// Bumped whenever the kernels change how fast they run, so that plans cached on disk are
 /// timed again.
@@ -28,8 +27,26 @@ const MIN_ROWS_PER_PART: usize = 64;
 /// up only a small part while the others take the rest.
 const PARTS_PER_THREAD: usize = 4;
 
-/// `x·Wᵀ` for `x` `[m, in]` and a contiguous CPU weight `w` `[out, in]` (f32 or bf16); `[m, out]` in `w`'s kind (accumulated in f32, rounded once).
+/// `x·Wᵀ` for `x` `[m, in]` and a contiguous CPU weight `w` `[out, in]` (f32 or bf16);
+/// `[m, out]` in `w`'s kind (accumulated in f32, rounded once).
 pub(crate) fn matmul_t(w: &Tensor, x: &Tensor) -> Tensor {
+    let y = product(w, None, x);
+    if w.kind() == Kind::Float {
+        y
+    } else {
+        y.to_kind(w.kind())
+    }
+}
+
+/// `x·(s·Q)ᵀ` for a contiguous CPU int8 weight `q` `[out, in]` with a scale per row `s`
+/// `[out]`: each row's sum in f32, times its scale; `[m, out]` in `x`'s kind.
+pub(crate) fn matmul_t_int8(q: &Tensor, scales: &Tensor, x: &Tensor) -> Tensor {
+    let s = scales.to_kind(Kind::Float).contiguous();
+    product(q, Some(&s), x).to_kind(x.kind())
+}
+
+/// The f32 `[m, out]` product of `x` and the rows of `w`, scaled by `scales` (f32) if given.
+fn product(w: &Tensor, scales: Option<&Tensor>, x: &Tensor) -> Tensor {
     let (out, inp) = w.size2().expect("a projection weight is 2-D");
     let m = x.size()[0];
     debug_assert!(w.is_contiguous() && w.device() == Device::Cpu);
@@ -44,26 +61,39 @@ pub(crate) fn matmul_t(w: &Tensor, x: &Tensor) -> Tensor {
     let parts = (threads * PARTS_PER_THREAD)
         .min(d.out / MIN_ROWS_PER_PART)
         .max(1);
-    let (xp, yp) = (Raw(xf.data_ptr()), Raw(y.data_ptr()));
-    let wp = Raw(w.data_ptr());
+    let p = Pointers {
+        w: Raw(w.data_ptr()),
+        x: Raw(xf.data_ptr()),
+        y: Raw(y.data_ptr()),
+        scales: Raw(scales.map_or(std::ptr::null_mut(), |s| s.data_ptr())),
+    };
     match w.kind() {
-        Kind::BFloat16 => split::<bf16>(wp, xp, yp, d, parts, threads),
-        _ => split::<f32>(wp, xp, yp, d, parts, threads),
+        Kind::BFloat16 => split::<bf16>(p, d, parts, threads),
+        Kind::Int8 => split::<i8>(p, d, parts, threads),
+        _ => split::<f32>(p, d, parts, threads),
     }
-    if w.kind() == Kind::Float {
-        y
-    } else {
-        y.to_kind(w.kind())
-    }
+    y
+}
+
+/// The buffers of one product.
+#[derive(Clone, Copy)]
+struct Pointers {
+    w: Raw,
+    x: Raw,
+    y: Raw,
+    scales: Raw,
 }
 
 /// Splits the weight rows into `parts` ranges and runs them on `threads` threads.
-fn split<E: Elem>(w: Raw, x: Raw, y: Raw, d: Dims, parts: usize, threads: usize) {
+fn split<E: Weight>(p: Pointers, d: Dims, parts: usize, threads: usize) {
     let per = d.out.div_ceil(parts);
-    super::pool::run(parts, threads, &|p| {
-        let rows = (p * per).min(d.out)..((p + 1) * per).min(d.out);
-        // SAFETY: `matmul_t` sized `w`, `x` and `y` as `d` says; parts' rows are disjoint.
-        unsafe { kernel::run::<E>(w.get::<E>(), x.get::<f32>(), y.get::<f32>(), d, rows) }
+    super::pool::run(parts, threads, &|i| {
+        let rows = (i * per).min(d.out)..((i + 1) * per).min(d.out);
+        // SAFETY: `product` sized the buffers as `d` says; parts' rows are disjoint.
+        unsafe {
+            let (w, x, y) = (p.w.get::<E>(), p.x.get::<f32>(), p.y.get::<f32>());
+            kernel::run::<E>(w, x, y, d, rows, p.scales.get::<f32>());
+        }
     });
 }
 
@@ -100,6 +130,36 @@ mod tests {
     }
 
     #[test]
+    fn int8_rows_match_libtorch_packed_kernel() {
+        let w = Tensor::randn([130, 96], (Kind::Float, Device::Cpu));
+        let p = crate::model::quant::pack::int8(&w, Kind::BFloat16);
+        for m in [1, 3, 4] {
+            let x = Tensor::randn([m, 96], (Kind::Float, Device::Cpu)).to_kind(Kind::BFloat16);
+            let got = matmul_t_int8(&p.q, &p.scales, &x);
+            assert_eq!((got.size(), got.kind()), (vec![m, 130], Kind::BFloat16));
+            let exact = x.to_kind(Kind::Double).matmul(
+                &(p.q.to_kind(Kind::Double) * p.scales.to_kind(Kind::Double).unsqueeze(1)).tr(),
+            );
+            let err = |y: &Tensor| {
+                (y.to_kind(Kind::Double) - &exact)
+                    .abs()
+                    .max()
+                    .double_value(&[])
+            };
+            let theirs = x.internal_weight_int8pack_mm(&p.q, &p.scales);
+            // Ours rounds once (to bf16), so it is at least as close as libtorch's.
+            let scale = exact.abs().max().double_value(&[]);
+            assert!(err(&got) <= scale / 128.0, "m={m}: {}", err(&got));
+            assert!(
+                err(&got) <= err(&theirs) + 1e-6,
+                "m={m}: {} > {}",
+                err(&got),
+                err(&theirs)
+            );
+        }
+    }
+
+    #[test]
     fn a_row_does_not_depend_on_its_batch_or_the_thread_count() {
         let w = Tensor::randn([515, 576], (Kind::Float, Device::Cpu));
         let x = Tensor::randn([6, 576], (Kind::Float, Device::Cpu));
@@ -122,6 +182,38 @@ mod tests {
 #[cfg(test)]
 mod speed {
     use super::*;
+
+    /// Prints our int8 kernel against libtorch's packed one (`--ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn int8_rates() {
+        tch::set_num_threads(2);
+        for (out, inp) in [(3072, 576), (576, 1536), (49152, 576)] {
+            let ws: Vec<_> = (0..8)
+                .map(|_| {
+                    let w = Tensor::randn([out, inp], (Kind::Float, Device::Cpu));
+                    crate::model::quant::pack::int8(&w, Kind::BFloat16)
+                })
+                .collect();
+            for m in [1, 4, 8, 16] {
+                let x = Tensor::randn([m, inp], (Kind::Float, Device::Cpu)).to_kind(Kind::BFloat16);
+                let time = |f: &dyn Fn(&crate::model::quant::pack::Int8) -> Tensor| {
+                    let mut best = f64::INFINITY;
+                    for _ in 0..7 {
+                        let t0 = std::time::Instant::now();
+                        for w in &ws {
+                            let _ = f(w);
+                        }
+                        best = best.min(t0.elapsed().as_secs_f64() / ws.len() as f64);
+                    }
+                    best * 1e6
+                };
+                let own = time(&|w| matmul_t_int8(&w.q, &w.scales, &x));
+                let torch = time(&|w| x.internal_weight_int8pack_mm(&w.q, &w.scales));
+                println!("int8 {out}x{inp} m={m}: ours {own:.0} us, libtorch {torch:.0} us");
+            }
+        }
+    }
 
     /// Prints GB/s per shape and thread count (`--ignored --nocapture`, release).
     #[test]

@@ -12,7 +12,7 @@ pub(super) struct View<E> {
     pub strides: [usize; 3],
 }
 
-// SAFETY: the views are read-only while the heads run (see `attend`).
+// SAFETY: the views are only read while the heads run (`super::attend_one`).
 unsafe impl<E: Sync> Sync for View<E> {}
 unsafe impl<E: Sync> Send for View<E> {}
 
@@ -39,72 +39,61 @@ pub(super) struct Dims {
     pub dim: usize,
 }
 
-/// One head of one sequence (`part = b · heads + head`) into `out` (`dim` values: this
-/// head's share of the sequence's `[heads · dim]` output row).
-///
-/// # Safety
-/// `q` is `[batch, heads, 1, dim]`, `k` and `v` `[batch, kv_heads, slots, dim]` as the views
-/// say, and `part < batch · heads`.
-pub(super) unsafe fn head<E: Elem>(
-    q: View<E>,
-    k: View<E>,
-    v: View<E>,
-    d: Dims,
-    scale: f32,
-    part: usize,
-    out: &mut [E],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::model::elem::avx2_fma() {
-        return head_avx2(q, k, v, d, scale, part, out);
-    }
-    head_any(q, k, v, d, scale, part, out)
+/// The attention of every head of a batch: queries `q` `[batch, heads, 1, dim]`, keys `k` and
+/// values `v` `[batch, kv_heads, slots, dim]` as the views say, scores scaled by `scale`.
+#[derive(Clone, Copy)]
+pub(super) struct Heads<E> {
+    pub q: View<E>,
+    pub k: View<E>,
+    pub v: View<E>,
+    pub d: Dims,
+    pub scale: f32,
 }
 
-/// [`head`] compiled for AVX2 (eight lanes where the plain build has four); the same
-/// operations in the same order.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn head_avx2<E: Elem>(
-    q: View<E>,
-    k: View<E>,
-    v: View<E>,
-    d: Dims,
-    scale: f32,
-    part: usize,
-    out: &mut [E],
-) {
-    head_any(q, k, v, d, scale, part, out)
-}
-
-#[inline(always)]
-unsafe fn head_any<E: Elem>(
-    q: View<E>,
-    k: View<E>,
-    v: View<E>,
-    d: Dims,
-    scale: f32,
-    part: usize,
-    out: &mut [E],
-) {
-    let (b, h) = (part / d.heads, part % d.heads);
-    let g = h / (d.heads / d.kv_heads);
-    let qf: Vec<f32> = q.row(b, h, 0, d.dim).iter().map(|x| x.to_f32()).collect();
-    let scores: Vec<f32> = (d.first..d.slots)
-        .map(|s| scale * dot(&qf, k.row(b, g, s, d.dim)))
-        .collect();
-    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut acc = vec![0f32; d.dim];
-    let mut sum = 0f32;
-    for (s, &sc) in (d.first..d.slots).zip(&scores) {
-        let p = (sc - max).exp();
-        sum += p;
-        for (a, &x) in acc.iter_mut().zip(v.row(b, g, s, d.dim)) {
-            *a += p * x.to_f32();
+impl<E: Elem> Heads<E> {
+    /// One head of one sequence (`part = b · heads + head`) into `out` (`dim` values: this
+    /// head's share of the sequence's `[heads · dim]` output row).
+    ///
+    /// # Safety
+    /// The views hold the shapes above, and `part < batch · heads`.
+    pub(super) unsafe fn head(&self, part: usize, out: &mut [E]) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::model::elem::avx2_fma() {
+            return self.head_avx2(part, out);
         }
+        self.head_any(part, out)
     }
-    for (o, a) in out.iter_mut().zip(acc) {
-        *o = E::from_f32(a / sum);
+
+    /// [`Heads::head`] compiled for AVX2 (eight lanes where the plain build has four); the
+    /// same operations in the same order.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn head_avx2(&self, part: usize, out: &mut [E]) {
+        self.head_any(part, out)
+    }
+
+    #[inline(always)]
+    unsafe fn head_any(&self, part: usize, out: &mut [E]) {
+        let Heads { q, k, v, d, scale } = *self;
+        let (b, h) = (part / d.heads, part % d.heads);
+        let g = h / (d.heads / d.kv_heads);
+        let qf: Vec<f32> = q.row(b, h, 0, d.dim).iter().map(|x| x.to_f32()).collect();
+        let scores: Vec<f32> = (d.first..d.slots)
+            .map(|s| scale * dot(&qf, k.row(b, g, s, d.dim)))
+            .collect();
+        let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut acc = vec![0f32; d.dim];
+        let mut sum = 0f32;
+        for (s, &sc) in (d.first..d.slots).zip(&scores) {
+            let p = (sc - max).exp();
+            sum += p;
+            for (a, &x) in acc.iter_mut().zip(v.row(b, g, s, d.dim)) {
+                *a += p * x.to_f32();
+            }
+        }
+        for (o, a) in out.iter_mut().zip(acc) {
+            *o = E::from_f32(a / sum);
+        }
     }
 }
 

@@ -126,13 +126,19 @@ fn heads<E: Elem>(
             strides: [st[0] as usize, st[1] as usize, st[2] as usize],
         }
     };
-    let (q, k, v) = (view(q), view(k), view(v));
+    let job = attend::Heads {
+        q: view(q),
+        k: view(k),
+        v: view(v),
+        d,
+        scale,
+    };
     pool::run(d.batch * d.heads, threads, &|p| {
         // SAFETY: `attend_one` checked the shapes and strides; head `p` writes only its own
         // `dim` outputs, at `p · dim` of the `[B, 1, H·D]` output.
         unsafe {
             let o = std::slice::from_raw_parts_mut(out.get::<E>().add(p * d.dim), d.dim);
-            attend::head(q, k, v, d, scale, p, o);
+            job.head(p, o);
         }
     });
 }

@@ -43,7 +43,7 @@ pub struct ModelArgs {
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
     /// Compute precision (never f16: it is ~100x slower on CPUs). q8 / q4: weight-only int8 /
-    /// int4 projections through libtorch's packed CPU kernels.
+    /// int4 projections (libtorch's packed CPU kernels; int8 decode steps on our own).
     #[arg(long, value_enum, default_value = "f32")]
     pub dtype: DtypeArg,
     /// Where the model runs: cpu, or cuda (needs an NVIDIA GPU and libtorch's CUDA build).

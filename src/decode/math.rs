@@ -27,14 +27,9 @@ pub fn softmax_pass<T>(
     logit: impl Fn(&T) -> f32,
     mut store: impl FnMut(&mut T, f32),
 ) -> Option<SoftmaxStats> {
-    let clean = |l: f32| match l {
-        _ if l.is_nan() => f32::NEG_INFINITY,
-        f32::INFINITY => f32::MAX,
-        _ => l,
-    };
     let max = items
         .iter()
-        .map(|x| clean(logit(x)))
+        .map(|x| usable(logit(x)))
         .fold(f32::NEG_INFINITY, f32::max);
     if max == f32::NEG_INFINITY {
         return None;
@@ -44,16 +39,19 @@ pub fn softmax_pass<T>(
     for chunk in items.chunks_mut(64) {
         let buf = &mut buf[..chunk.len()];
         for (b, x) in buf.iter_mut().zip(chunk.iter()) {
-            *b = clean(logit(x)) - max;
+            *b = usable(logit(x)) - max;
         }
         let (mut lanes, mut ex_lanes) = ([0.0f32; 8], [0.0f32; 8]);
-        for (j, b) in buf.iter_mut().enumerate() {
-            // Far below the max e is 0; clamping x keeps 0 * x at 0.
-            let x = b.max(-88.0);
-            let e = exp_nonpositive(*b);
-            lanes[j % 8] += e;
-            ex_lanes[j % 8] += e * x;
-            *b = e;
+        // Groups of eight, lane j % 8 (a fixed-width body the compiler vectorizes).
+        for group in buf.chunks_mut(8) {
+            for ((b, lane), ex_lane) in group.iter_mut().zip(&mut lanes).zip(&mut ex_lanes) {
+                // Far below the max e is 0; clamping x keeps 0 * x at 0.
+                let x = b.max(-88.0);
+                let e = exp_nonpositive(*b);
+                *lane += e;
+                *ex_lane += e * x;
+                *b = e;
+            }
         }
         sum += lanes.iter().map(|&l| l as f64).sum::<f64>();
         ex_sum += ex_lanes.iter().map(|&l| l as f64).sum::<f64>();
@@ -66,6 +64,16 @@ pub fn softmax_pass<T>(
         entropy: (sum.ln() - ex_sum / sum).max(0.0),
         scale: (1.0 / sum) as f32,
     })
+}
+
+/// A logit as [`softmax_pass`] reads it: NaN is `-inf`, `+inf` is `f32::MAX`.
+#[inline(always)]
+fn usable(l: f32) -> f32 {
+    match l {
+        _ if l.is_nan() => f32::NEG_INFINITY,
+        f32::INFINITY => f32::MAX,
+        _ => l,
+    }
 }
 
 /// Log-softmax of a logit vector (natural log), by [`softmax_pass`]; when every entry is NaN
@@ -85,15 +93,34 @@ pub fn log_softmax(logits: &[f32]) -> Vec<f32> {
     out
 }
 
-/// Probabilities of `logits / t` (`t > 0`), by [`softmax_pass`]; all 0 when no entry is
-/// usable.
-pub fn softmax_tempered(logits: &[f32], t: f32) -> Vec<f32> {
-    let mut p: Vec<f32> = logits.iter().map(|&l| l / t).collect();
-    match softmax_pass(&mut p, |&l| l, |x, e| *x = e) {
-        Some(stats) => p.iter_mut().for_each(|x| *x *= stats.scale),
-        None => p.fill(0.0),
+/// One logit vector's softmax at several temperatures, read at a few entries.
+pub struct Tempered<'a> {
+    logits: &'a [f32],
+    /// A copy of `logits` for [`softmax_pass`], which only reads it here: one copy serves
+    /// every temperature.
+    work: Vec<f32>,
+}
+
+impl<'a> Tempered<'a> {
+    pub fn new(logits: &'a [f32]) -> Self {
+        Tempered {
+            logits,
+            work: logits.to_vec(),
+        }
     }
-    p
+
+    /// Probabilities of `ids` under the softmax of `logits / t` (`t > 0`), by
+    /// [`softmax_pass`]: `e^(l/t - log_z)` in f64, as the trace's raw probabilities are
+    /// computed (at `t = 1` they are the same numbers). 0 for an id out of range, an unusable
+    /// logit, or when no entry is usable.
+    pub fn probs(&mut self, t: f32, ids: impl Iterator<Item = u32>) -> Vec<f32> {
+        let log_z = softmax_pass(&mut self.work, |&l| l / t, |_, _| {}).map(|s| s.log_z);
+        ids.map(|id| match (log_z, self.logits.get(id as usize)) {
+            (Some(log_z), Some(&l)) => ((usable(l / t) as f64) - log_z).exp() as f32,
+            _ => 0.0,
+        })
+        .collect()
+    }
 }
 
 /// Entropy (nats) of the softmax of `logits`, by [`softmax_pass`]; a vector with no usable
@@ -240,7 +267,9 @@ pub(crate) fn exp_nonpositive(x: f32) -> f32 {
     const MIN: f32 = -87.336_54;
     let xc = x.max(MIN);
     // Round to nearest with the 1.5 * 2^23 trick (no libm call, SSE2-friendly).
-    let k = (xc * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
+    const MAGIC: f32 = 12_582_912.0;
+    let shifted = xc * std::f32::consts::LOG2_E + MAGIC;
+    let k = shifted - MAGIC;
     let r = xc - k * 0.693_359_4 - k * -2.121_944_4e-4;
     let mut y = 1.987_569_1e-4;
     y = y * r + 1.398_199_9e-3;
@@ -249,7 +278,10 @@ pub(crate) fn exp_nonpositive(x: f32) -> f32 {
     y = y * r + 1.666_666_5e-1;
     y = y * r + 0.5;
     y = y * r * r + r + 1.0;
-    let scale = f32::from_bits(((k as i32 + 127) as u32) << 23);
+    // k (an integer in -126..=0) sits in the low mantissa bits of `shifted`: reading it from
+    // there, not by a float-to-int cast, keeps the loop vectorized.
+    let k_bits = shifted.to_bits().wrapping_sub(MAGIC.to_bits());
+    let scale = f32::from_bits(k_bits.wrapping_add(127) << 23);
     if x < MIN {
         0.0
     } else {
@@ -283,6 +315,41 @@ mod tests {
         assert_eq!(exp_nonpositive(0.0), 1.0);
         assert_eq!(exp_nonpositive(-100.0), 0.0);
         assert_eq!(exp_nonpositive(f32::NEG_INFINITY), 0.0);
+    }
+
+    #[test]
+    fn tempered_probabilities_match_f64_and_the_raw_ones_at_t_1() {
+        let v: Vec<f32> = (0..5000u32)
+            .map(|i| ((i * 7919) % 1013) as f32 / 40.0 - 12.0)
+            .collect();
+        let ids = [0u32, 17, 4999, 5000];
+        let mut tempered = Tempered::new(&v);
+        for t in [0.3f32, 0.7, 1.0, 1.5] {
+            let got = tempered.probs(t, ids.iter().copied());
+            let scaled: Vec<f64> = v.iter().map(|&l| (l / t) as f64).collect();
+            let max = scaled.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let z: f64 = scaled.iter().map(|&x| (x - max).exp()).sum();
+            for (&id, &p) in ids[..3].iter().zip(&got) {
+                let want = (scaled[id as usize] - max).exp() / z;
+                assert!(((p as f64 - want) / want).abs() < 1e-5, "t={t} id={id}");
+            }
+            assert_eq!(got[3], 0.0, "out of range");
+        }
+        // At t = 1 these are the trace's raw probabilities, bit for bit.
+        let log_z = crate::decode::Candidates::from_logits(&v).unwrap().log_z();
+        let raw: Vec<f32> = ids[..3]
+            .iter()
+            .map(|&id| (v[id as usize] as f64 - log_z).exp() as f32)
+            .collect();
+        assert_eq!(tempered.probs(1.0, ids[..3].iter().copied()), raw);
+    }
+
+    #[test]
+    fn tempered_probabilities_of_unusable_logits_are_0() {
+        let v = [f32::NAN, 1.0, f32::NEG_INFINITY, 1.0];
+        assert_eq!(Tempered::new(&v).probs(0.5, 0..4), [0.0, 0.5, 0.0, 0.5]);
+        let dead = [f32::NAN, f32::NEG_INFINITY];
+        assert_eq!(Tempered::new(&dead).probs(1.0, 0..2), [0.0, 0.0]);
     }
 
     #[test]

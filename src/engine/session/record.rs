@@ -1,6 +1,6 @@
 //! Building a step's record: the hand-picked choice of a branch and the temperature sweep.
 
-use crate::decode::math::{log_softmax, softmax_tempered};
+use crate::decode::math::{log_softmax, Tempered};
 use crate::decode::trace::{Chosen, StepTrace};
 use crate::engine::protocol::TemperatureColumn;
 
@@ -41,19 +41,12 @@ pub fn temperature_sweep(
     if current > 0.0 && !temps.iter().any(|&t| (t - current).abs() < 1e-6) {
         temps.push(current);
     }
+    let mut tempered = Tempered::new(logits);
     temps
         .into_iter()
-        .map(|t| {
-            let p = softmax_tempered(logits, t);
-            let probs = trace
-                .candidates
-                .iter()
-                .map(|c| p.get(c.id as usize).copied().unwrap_or(0.0))
-                .collect();
-            TemperatureColumn {
-                temperature: t,
-                probs,
-            }
+        .map(|t| TemperatureColumn {
+            temperature: t,
+            probs: tempered.probs(t, trace.candidates.iter().map(|c| c.id)),
         })
         .collect()
 }

@@ -9,6 +9,7 @@ use super::ops::{
     attention, final_norm, gated_weight_bytes, head_logits, rms_norm, Compute, Linear, Rope,
 };
 use super::profile::span;
+use super::rows;
 use super::weights::Weights;
 use super::{ForwardOptions, ForwardOutput, HiddenTap, LogitsWanted};
 
@@ -116,9 +117,9 @@ impl Llama {
         );
         // StreamingLLM: positions are cache positions.
         let start = cache.len() as i64;
-        let (cos, sin) = self.rope.slice(start, t);
-        // Shaped [t, 1, d] to broadcast over [b, t, heads, d].
-        let (cos, sin) = (cos.unsqueeze(1), sin.unsqueeze(1));
+        // [t, d], and shaped [t, 1, d] to broadcast over [b, t, heads, d].
+        let tables = self.rope.slice(start, t);
+        let (cos, sin) = (tables.0.unsqueeze(1), tables.1.unsqueeze(1));
         let eps = self.cfg.norm_eps;
         let mut x = span("embed", || {
             Tensor::embedding(&self.embed, tokens, -1, false, false)
@@ -132,6 +133,9 @@ impl Llama {
             let hdn = span("rms_norm", || rms_norm(&x, &l.attn_norm, eps));
             let qkv = span("qkv_proj", || l.qkv.forward(&hdn));
             let (q, k, v) = span("split_rope", || {
+                if let Some(qkv) = rows::split_rope(&qkv, &tables.0, &tables.1, h, hkv) {
+                    return qkv;
+                }
                 // Queries and keys rotated together, as [b, t, heads, d].
                 let qk = qkv.narrow(2, 0, (h + hkv) * d).view([b, t, h + hkv, d]);
                 let qk = Rope::apply(&qk, &cos, &sin);
@@ -158,7 +162,8 @@ impl Llama {
             let hdn = span("rms_norm", || rms_norm(&x, &l.mlp_norm, eps));
             let gu = span("gate_up_proj", || l.gate_up.forward(&hdn));
             let act = span("silu_mul", || {
-                gu.narrow(2, 0, f).silu() * gu.narrow(2, f, f)
+                rows::silu_mul(&gu, f)
+                    .unwrap_or_else(|| gu.narrow(2, 0, f).silu() * gu.narrow(2, f, f))
             });
             let down = span("down_proj", || l.down.forward(&act));
             span("residual", || x += down);

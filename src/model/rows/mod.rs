@@ -1,5 +1,5 @@
-//! Our own kernels for the small ops of a forward (norms, a decode step's attention), row by
-//! row on the CPU.
+//! Our own kernels for the small ops of a forward (norms, the head split with its rotary
+//! embedding, a decode step's attention, the MLP's `silu(gate)·up`), row by row on the CPU.
 //!
 //! A decode step runs each of them ~30–60 times on a single row of a few hundred values,
 //! where libtorch spends 10–40 µs per call dispatching and scheduling, several times the
@@ -10,6 +10,8 @@
 
 mod attend;
 mod norm;
+mod rope;
+mod silu;
 
 use half::bf16;
 use tch::{Device, Kind, Tensor};
@@ -63,6 +65,90 @@ pub(crate) fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Option<Tensor> 
             Kind::BFloat16 => {
                 norm::rms_norm::<bf16>(slice(x), slice(weight), eps as f32, slice_mut(&mut out))
             }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Rows up to which [`split_rope`] and [`silu_mul`] apply (decode steps, beams, verification
+/// rounds); a prompt's many rows stay with libtorch, whose elementwise ops use every thread.
+const SMALL_ROWS: i64 = 16;
+
+/// Splits a fused `qkv` projection (`[B, T, (H + 2·Hkv)·D]`) into contiguous queries `[B,
+/// H, T, D]`, keys and values `[B, Hkv, T, D]`, the queries and keys rotated by the tables
+/// `cos` and `sin` (`[T, D]`, from `Rope::slice`), as libtorch computes it (see [`rope`]).
+/// All f32 or bf16 alike, contiguous; at most [`SMALL_ROWS`] positions in all.
+pub(crate) fn split_rope(
+    qkv: &Tensor,
+    cos: &Tensor,
+    sin: &Tensor,
+    heads: i64,
+    kv_heads: i64,
+) -> Option<(Tensor, Tensor, Tensor)> {
+    let kind = qkv.kind();
+    let (b, t, width) = qkv.size3().ok()?;
+    let d = cos.size2().ok().filter(|&(ct, _)| ct == t)?.1;
+    if b * t > SMALL_ROWS || width != (heads + 2 * kv_heads) * d || d % 2 != 0 {
+        return None;
+    }
+    if ![qkv, cos, sin].into_iter().all(|x| plain(x, kind)) || sin.size() != cos.size() {
+        return None;
+    }
+    let n = rope::Dims {
+        steps: t as usize,
+        heads: heads as usize,
+        kv_heads: kv_heads as usize,
+        dim: d as usize,
+    };
+    let mut q = Tensor::empty([b, heads, t, d], (kind, Device::Cpu));
+    let mut k = Tensor::empty([b, kv_heads, t, d], (kind, Device::Cpu));
+    let mut v = Tensor::empty([b, kv_heads, t, d], (kind, Device::Cpu));
+    // SAFETY: every tensor is a contiguous CPU tensor of `kind` of the sizes checked above;
+    // the three outputs are fresh.
+    unsafe {
+        match kind {
+            Kind::Float => rope::split_rope::<f32>(
+                n,
+                slice(qkv),
+                slice(cos),
+                slice(sin),
+                slice_mut(&mut q),
+                slice_mut(&mut k),
+                slice_mut(&mut v),
+            ),
+            Kind::BFloat16 => rope::split_rope::<bf16>(
+                n,
+                slice(qkv),
+                slice(cos),
+                slice(sin),
+                slice_mut(&mut q),
+                slice_mut(&mut k),
+                slice_mut(&mut v),
+            ),
+            _ => return None,
+        }
+    }
+    Some((q, k, v))
+}
+
+/// `silu(gate) · up` of a fused gate|up projection `gu` (`[.., 2·f]`), shaped `[.., f]`
+/// (see [`silu`]); f32 or bf16, contiguous, at most [`SMALL_ROWS`] rows.
+pub(crate) fn silu_mul(gu: &Tensor, f: i64) -> Option<Tensor> {
+    let kind = gu.kind();
+    let mut shape = gu.size();
+    let rows = gu.numel() as i64 / (2 * f).max(1);
+    if !plain(gu, kind) || shape.pop() != Some(2 * f) || f == 0 || rows > SMALL_ROWS {
+        return None;
+    }
+    shape.push(f);
+    let mut out = Tensor::empty(shape.as_slice(), (kind, Device::Cpu));
+    let f = f as usize;
+    // SAFETY: `gu` is a contiguous CPU tensor of `kind`, `out` a fresh one of its rows.
+    unsafe {
+        match kind {
+            Kind::Float => silu::silu_mul::<f32>(slice(gu), f, slice_mut(&mut out)),
+            Kind::BFloat16 => silu::silu_mul::<bf16>(slice(gu), f, slice_mut(&mut out)),
             _ => return None,
         }
     }
@@ -171,6 +257,66 @@ mod tests {
         // Not contiguous: left to libtorch.
         let x = Tensor::randn([4, 6], (Kind::Float, Device::Cpu)).tr();
         assert!(rms_norm(&x, &Tensor::ones([4], (Kind::Float, Device::Cpu)), 1e-5).is_none());
+    }
+
+    #[test]
+    fn split_rope_is_libtorchs_bit_for_bit() {
+        use crate::model::ops::Rope;
+        let f = (Kind::Float, Device::Cpu);
+        let (h, hkv, d) = (6i64, 2i64, 16i64);
+        for kind in [Kind::Float, Kind::BFloat16] {
+            let rope = Rope::new(d as usize, 64, 10_000.0, kind);
+            for (b, t, start) in [(1i64, 1i64, 0i64), (1, 1, 37), (3, 1, 5), (2, 4, 11)] {
+                let qkv = (Tensor::randn([b, t, (h + 2 * hkv) * d], f) * 3.0).to_kind(kind);
+                let (cos, sin) = rope.slice(start, t);
+                let (q, k, v) = split_rope(&qkv, &cos, &sin, h, hkv).expect("applies");
+                // The libtorch path of the model's forward.
+                let qk = qkv.narrow(2, 0, (h + hkv) * d).view([b, t, h + hkv, d]);
+                let qk = Rope::apply(&qk, &cos.unsqueeze(1), &sin.unsqueeze(1));
+                let want_v = qkv.narrow(2, (h + hkv) * d, hkv * d).view([b, t, hkv, d]);
+                let pairs = [
+                    (q, qk.narrow(2, 0, h).transpose(1, 2)),
+                    (k, qk.narrow(2, h, hkv).transpose(1, 2)),
+                    (v, want_v.transpose(1, 2)),
+                ];
+                for (got, want) in pairs {
+                    assert_eq!((got.size(), got.kind()), (want.size(), kind));
+                    assert!(got.is_contiguous());
+                    assert!(got.equal(&want.contiguous()), "{kind:?} b={b} t={t}");
+                }
+            }
+        }
+        // A prompt's worth of positions: left to libtorch.
+        let rope = Rope::new(16, 64, 10_000.0, Kind::Float);
+        let (cos, sin) = rope.slice(0, 32);
+        let qkv = Tensor::randn([1, 32, 10 * 16], f);
+        assert!(split_rope(&qkv, &cos, &sin, 6, 2).is_none());
+    }
+
+    #[test]
+    fn silu_mul_matches_libtorch() {
+        let f = (Kind::Float, Device::Cpu);
+        for kind in [Kind::Float, Kind::BFloat16] {
+            for shape in [[1i64, 1, 2 * 1536], [3, 2, 2 * 40]] {
+                let gu = (Tensor::randn(shape, f) * 6.0).to_kind(kind);
+                let half = shape[2] / 2;
+                let got = silu_mul(&gu, half).expect("applies");
+                let want = gu.narrow(2, 0, half).silu() * gu.narrow(2, half, half);
+                assert_eq!((got.size(), got.kind()), (want.size(), kind));
+                // Within two ulps of the precision (relative), or tiny.
+                let ulp = if kind == Kind::Float {
+                    2f64.powi(-23)
+                } else {
+                    2f64.powi(-7)
+                };
+                let (g, w) = (got.to_kind(Kind::Double), want.to_kind(Kind::Double));
+                let err = (&g - &w).abs() - w.abs() * (2.0 * ulp);
+                assert!(err.max().double_value(&[]) <= 1e-30, "{kind:?}");
+            }
+        }
+        // A prompt's worth of rows: left to libtorch.
+        let gu = Tensor::randn([1, 32, 8], f);
+        assert!(silu_mul(&gu, 4).is_none());
     }
 
     #[test]

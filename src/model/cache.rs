@@ -171,8 +171,11 @@ impl LayerKv {
             self.k = grow(&lk, grown);
             self.v = grow(&lv, grown);
         }
-        self.k.narrow(2, self.used, t).copy_(k);
-        self.v.narrow(2, self.used, t).copy_(v);
+        for (buf, new) in [(&self.k, k), (&self.v, v)] {
+            if !super::rows::write_slots(buf, new, self.used) {
+                buf.narrow(2, self.used, t).copy_(new);
+            }
+        }
         self.used += t;
     }
 }

@@ -104,28 +104,28 @@ pub(crate) fn split_rope(
     let mut q = Tensor::empty([b, heads, t, d], (kind, Device::Cpu));
     let mut k = Tensor::empty([b, kv_heads, t, d], (kind, Device::Cpu));
     let mut v = Tensor::empty([b, kv_heads, t, d], (kind, Device::Cpu));
+    /// # Safety
+    /// As [`slice`] for every tensor, `E` their kind; the outputs fresh.
+    unsafe fn run<E: Elem>(n: rope::Dims, x: [&Tensor; 3], out: [&mut Tensor; 3]) {
+        let [qkv, cos, sin] = x;
+        let [q, k, v] = out;
+        rope::split_rope::<E>(
+            n,
+            slice(qkv),
+            slice(cos),
+            slice(sin),
+            slice_mut(q),
+            slice_mut(k),
+            slice_mut(v),
+        );
+    }
+    let (x, out) = ([qkv, cos, sin], [&mut q, &mut k, &mut v]);
     // SAFETY: every tensor is a contiguous CPU tensor of `kind` of the sizes checked above;
     // the three outputs are fresh.
     unsafe {
         match kind {
-            Kind::Float => rope::split_rope::<f32>(
-                n,
-                slice(qkv),
-                slice(cos),
-                slice(sin),
-                slice_mut(&mut q),
-                slice_mut(&mut k),
-                slice_mut(&mut v),
-            ),
-            Kind::BFloat16 => rope::split_rope::<bf16>(
-                n,
-                slice(qkv),
-                slice(cos),
-                slice(sin),
-                slice_mut(&mut q),
-                slice_mut(&mut k),
-                slice_mut(&mut v),
-            ),
+            Kind::Float => run::<f32>(n, x, out),
+            Kind::BFloat16 => run::<bf16>(n, x, out),
             _ => return None,
         }
     }

@@ -183,6 +183,19 @@ mod tests {
 mod speed {
     use super::*;
 
+    /// Seconds per call of `f` on one of `ws`: the best of `reps` passes over all of them.
+    fn best_secs<W>(ws: &[W], reps: usize, f: impl Fn(&W) -> Tensor) -> f64 {
+        (0..reps)
+            .map(|_| {
+                let t0 = std::time::Instant::now();
+                for w in ws {
+                    let _ = f(w);
+                }
+                t0.elapsed().as_secs_f64() / ws.len() as f64
+            })
+            .fold(f64::INFINITY, f64::min)
+    }
+
     /// Prints our int8 kernel against libtorch's packed one (`--ignored --nocapture`).
     #[test]
     #[ignore]
@@ -197,19 +210,9 @@ mod speed {
                 .collect();
             for m in [1, 4, 8, 16] {
                 let x = Tensor::randn([m, inp], (Kind::Float, Device::Cpu)).to_kind(Kind::BFloat16);
-                let time = |f: &dyn Fn(&crate::model::quant::pack::Int8) -> Tensor| {
-                    let mut best = f64::INFINITY;
-                    for _ in 0..7 {
-                        let t0 = std::time::Instant::now();
-                        for w in &ws {
-                            let _ = f(w);
-                        }
-                        best = best.min(t0.elapsed().as_secs_f64() / ws.len() as f64);
-                    }
-                    best * 1e6
-                };
-                let own = time(&|w| matmul_t_int8(&w.q, &w.scales, &x));
-                let torch = time(&|w| x.internal_weight_int8pack_mm(&w.q, &w.scales));
+                let own = best_secs(&ws, 7, |w| matmul_t_int8(&w.q, &w.scales, &x)) * 1e6;
+                let torch =
+                    best_secs(&ws, 7, |w| x.internal_weight_int8pack_mm(&w.q, &w.scales)) * 1e6;
                 println!("int8 {out}x{inp} m={m}: ours {own:.0} us, libtorch {torch:.0} us");
             }
         }
@@ -234,14 +237,7 @@ mod speed {
                         ),
                         ("linear", &|w: &Tensor| x.linear::<Tensor>(w, None)),
                     ] {
-                        let mut best = f64::INFINITY;
-                        for _ in 0..5 {
-                            let t0 = std::time::Instant::now();
-                            for w in &ws {
-                                let _ = f(w);
-                            }
-                            best = best.min(t0.elapsed().as_secs_f64() / ws.len() as f64);
-                        }
+                        let best = best_secs(&ws, 5, f);
                         let bytes =
                             (out * inp) as f64 * if kind == Kind::Float { 4.0 } else { 2.0 };
                         println!(

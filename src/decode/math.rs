@@ -42,7 +42,7 @@ pub fn softmax_pass<T>(
             *b = usable(logit(x)) - max;
         }
         let (mut lanes, mut ex_lanes) = ([0.0f32; 8], [0.0f32; 8]);
-        // Groups of eight, lane j % 8 (a fixed-width body the compiler vectorizes).
+        // Element j of each group of eight adds into lane j (the order the sums keep).
         for group in buf.chunks_mut(8) {
             for ((b, lane), ex_lane) in group.iter_mut().zip(&mut lanes).zip(&mut ex_lanes) {
                 // Far below the max e is 0; clamping x keeps 0 * x at 0.
